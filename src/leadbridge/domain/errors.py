@@ -1,0 +1,47 @@
+"""Failures as the core understands them.
+
+Adapters translate every SDK or HTTP failure into one of these, so that the core decides
+retry, backoff and parking from a single place without knowing any vendor's error format.
+"""
+
+from __future__ import annotations
+
+
+class ExternalError(Exception):
+    """A call to an outside service failed; ``message`` is written for an operator."""
+
+    def __init__(self, service: str, message: str, *, fix: str = "") -> None:
+        self.service = service
+        self.message = message
+        self.fix = fix
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        text = f"{self.service}: {self.message}"
+        return f"{text} Fix: {self.fix}" if self.fix else text
+
+
+class TransientError(ExternalError):
+    """Worth trying again: rate limits, 5xx, timeouts, dropped connections.
+
+    ``retry_after`` is the server's own hint in seconds (Retry-After, retry_in_seconds,
+    a daily quota's reset) and takes precedence over our backoff when it is longer.
+    """
+
+    def __init__(
+        self, service: str, message: str, *, retry_after: float | None = None, fix: str = ""
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(service, message, fix=fix)
+
+
+class PermanentError(ExternalError):
+    """Retrying cannot help until a person changes something (config, sharing, a label)."""
+
+
+class UncertainOutcome(PermanentError):
+    """An earlier attempt may have acted and the service cannot tell us whether it did.
+
+    Raised instead of acting again, because a duplicate e-mail is worse than a parked effect
+    that an operator can inspect and re-arm.
+    """

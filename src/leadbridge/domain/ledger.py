@@ -1,0 +1,151 @@
+"""The effect ledger's state machine.
+
+One entry per (item, effect). The entry is moved to RUNNING *before* the external call and to
+DONE after it, so an entry found RUNNING at the start of a cycle means an earlier attempt was
+interrupted and its outcome must be checked on the service's side before acting again.
+
+    pending ──start──▶ running ──succeed──▶ done
+       ▲                  │
+       │                  └──fail──▶ failed (next_attempt_at) ──start──▶ running …
+       │                                 │ attempts exhausted or permanent
+       └────────── rearm ◀──────────── parked
+    adopted / skipped: recorded, never acted on
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+
+class EffectState(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    PARKED = "parked"
+    ADOPTED = "adopted"
+    SKIPPED = "skipped"
+
+
+#: States in which the effect needs no more work; dependants may proceed after DONE/ADOPTED.
+SETTLED = frozenset({EffectState.DONE, EffectState.ADOPTED, EffectState.SKIPPED})
+SATISFIES_DEPENDENCY = frozenset({EffectState.DONE, EffectState.ADOPTED})
+
+
+class IllegalTransition(Exception):
+    """A programming error: the core asked the ledger for a move the state machine forbids."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Durable backoff across cycles: the n-th failure waits ``backoff[n-1]`` (last one repeats)."""
+
+    max_attempts: int = 8
+    backoff_seconds: Sequence[int] = (60, 300, 900, 3600, 10800, 21600, 43200, 86400)
+
+    def delay_after(self, attempts: int, retry_after: float | None = None) -> timedelta:
+        index = min(max(attempts, 1), len(self.backoff_seconds)) - 1
+        seconds = float(self.backoff_seconds[index])
+        if retry_after is not None:
+            seconds = max(seconds, retry_after)
+        return timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    item_id: str
+    effect: str
+    state: EffectState = EffectState.PENDING
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str = ""
+    ref: Mapping[str, Any] = field(default_factory=dict)
+    updated_at: datetime | None = None
+
+    def is_due(self, now: datetime) -> bool:
+        if self.state in (EffectState.PENDING, EffectState.RUNNING):
+            return True
+        if self.state is EffectState.FAILED:
+            return self.next_attempt_at is None or self.next_attempt_at <= now
+        return False
+
+    def _move(self, allowed: frozenset[EffectState], **changes: Any) -> LedgerEntry:
+        if self.state not in allowed:
+            target = changes.get("state", "?")
+            raise IllegalTransition(f"{self.item_id}/{self.effect}: {self.state} → {target}")
+        return replace(self, **changes)
+
+    def start(self, now: datetime) -> LedgerEntry:
+        return self._move(
+            frozenset({EffectState.PENDING, EffectState.FAILED, EffectState.RUNNING}),
+            state=EffectState.RUNNING,
+            attempts=self.attempts + 1,
+            updated_at=now,
+        )
+
+    def record_ref(self, ref: Mapping[str, Any], now: datetime) -> LedgerEntry:
+        """Keep what the external call produced even before the write-back is finished."""
+        return self._move(frozenset({EffectState.RUNNING}), ref={**self.ref, **ref}, updated_at=now)
+
+    def succeed(self, ref: Mapping[str, Any], now: datetime) -> LedgerEntry:
+        return self._move(
+            frozenset({EffectState.RUNNING}),
+            state=EffectState.DONE,
+            ref={**self.ref, **ref},
+            last_error="",
+            next_attempt_at=None,
+            updated_at=now,
+        )
+
+    def fail(
+        self,
+        error: str,
+        now: datetime,
+        policy: RetryPolicy,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+    ) -> LedgerEntry:
+        """Back off, or park when the error is permanent or the attempts are used up."""
+        if permanent or self.attempts >= policy.max_attempts:
+            return self._move(
+                frozenset({EffectState.RUNNING}),
+                state=EffectState.PARKED,
+                last_error=error,
+                next_attempt_at=None,
+                updated_at=now,
+            )
+        return self._move(
+            frozenset({EffectState.RUNNING}),
+            state=EffectState.FAILED,
+            last_error=error,
+            next_attempt_at=now + policy.delay_after(self.attempts, retry_after),
+            updated_at=now,
+        )
+
+    def rearm(self, now: datetime) -> LedgerEntry:
+        """An operator asked for another try: the attempt count starts again."""
+        return self._move(
+            frozenset({EffectState.PARKED, EffectState.FAILED}),
+            state=EffectState.PENDING,
+            attempts=0,
+            next_attempt_at=None,
+            updated_at=now,
+        )
+
+    def adopt(self, now: datetime) -> LedgerEntry:
+        return self._move(
+            frozenset({EffectState.PENDING}), state=EffectState.ADOPTED, updated_at=now
+        )
+
+    def skip(self, reason: str, now: datetime) -> LedgerEntry:
+        return self._move(
+            frozenset({EffectState.PENDING, EffectState.RUNNING}),
+            state=EffectState.SKIPPED,
+            last_error=reason,
+            updated_at=now,
+        )

@@ -1,0 +1,137 @@
+"""The ports: what the core needs from the outside world, and nothing about how it is done.
+
+Each port is split so that the *decision* to create something stays in the core: the core
+first asks whether a tagged object already exists, and creates it only when it does not.
+That lookup-before-create is what makes a retry after a crash harmless.
+
+Adapters raise ``TransientError`` / ``PermanentError`` (``leadbridge.domain.errors``) and
+nothing else for service failures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from leadbridge.domain.model import ColumnValue, Lead
+
+
+@dataclass(frozen=True)
+class BoardRead:
+    """Items read in one poll.
+
+    ``complete`` is True when every item of the board was read (a full reconcile), so an
+    item absent from ``items`` has been deleted or archived. ``watermark`` is opaque to the
+    core and is handed back on the next read.
+    """
+
+    items: Sequence[Lead]
+    watermark: str | None
+    complete: bool
+
+
+@dataclass(frozen=True)
+class ApiUsage:
+    """Cumulative counts since the adapter was built; the core stores per-day deltas."""
+
+    requests: int = 0
+    complexity: int = 0
+
+
+class Board(Protocol):
+    def read_items(self, since: str | None) -> BoardRead:
+        """All items when ``since`` is None, else at least every item changed after it."""
+        ...
+
+    def write_values(self, item_id: str, values: Mapping[str, ColumnValue]) -> None:
+        """Set columns (by logical name). Setting a value is repeatable."""
+        ...
+
+    def post_note(self, item_id: str, text: str) -> None:
+        """Add an update to the item, visible to staff in monday.com."""
+        ...
+
+    def usage(self) -> ApiUsage: ...
+
+
+@dataclass(frozen=True)
+class DriveTag:
+    """Stored in the file's ``appProperties``; finds our own file again after a crash."""
+
+    item_id: str
+    key: str
+
+
+@dataclass(frozen=True)
+class DriveFile:
+    id: str
+    name: str
+    url: str
+    mime_type: str = ""
+
+
+class Drive(Protocol):
+    def find_tagged(self, tag: DriveTag, parent_id: str) -> DriveFile | None: ...
+
+    def create_folder(self, name: str, parent_id: str, tag: DriveTag) -> DriveFile: ...
+
+    def copy_file(self, source_id: str, name: str, parent_id: str, tag: DriveTag) -> DriveFile: ...
+
+    def fill_placeholders(self, file: DriveFile, replacements: Mapping[str, str]) -> None:
+        """Replace each key (e.g. ``{{lead_name}}``) with its value as plain text."""
+        ...
+
+
+@dataclass(frozen=True)
+class OutgoingMail:
+    message_id: str
+    to: tuple[str, ...]
+    subject: str
+    body: str
+    cc: tuple[str, ...] = ()
+
+
+class Mailer(Protocol):
+    def was_sent(self, message_id: str) -> bool | None:
+        """True/False when the backend can tell; None when it cannot (plain SMTP)."""
+        ...
+
+    def send(self, mail: OutgoingMail) -> None: ...
+
+
+@dataclass(frozen=True)
+class IssueRef:
+    number: int
+    url: str
+    state: str = "open"
+
+
+class IssueTracker(Protocol):
+    def find_issue(self, item_id: str) -> IssueRef | None:
+        """The issue whose body carries this item's marker (see ``hub_marker``)."""
+        ...
+
+    def create_issue(self, title: str, body: str, labels: Sequence[str]) -> IssueRef: ...
+
+    def issue_states(self, numbers: Sequence[int]) -> Mapping[int, str]: ...
+
+
+@dataclass(frozen=True)
+class CheckFinding:
+    """One line of ``leadbridge check``: what was checked, whether it holds, and how to fix it."""
+
+    service: str
+    what: str
+    ok: bool
+    detail: str = ""
+    fix: str = ""
+
+
+class LiveCheck(Protocol):
+    def check(self) -> list[CheckFinding]: ...
+
+
+def hub_marker(item_id: str) -> str:
+    """The hidden line that ends every hub issue body and identifies its lead."""
+    return f"<!-- leadbridge:item={item_id} -->"
