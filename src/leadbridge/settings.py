@@ -70,6 +70,12 @@ class MondaySettings(Section):
     page_limit: int = Field(500, ge=1, le=500)
     full_reconcile_minutes: int = Field(60, ge=1)
     daily_call_limit: int = Field(1000, ge=1)
+    #: An incremental read also returns items updated this long before the watermark.
+    watermark_skew_seconds: int = Field(120, ge=0)
+    #: Quick attempts of one request (rate limits, 5xx, timeouts) before the core backs off.
+    request_attempts: int = Field(3, ge=1)
+    #: A longer Retry-After / retry_in_seconds is left to the backoff across cycles.
+    max_retry_after_seconds: float = Field(60.0, ge=0)
 
     @field_validator("api_version")
     @classmethod

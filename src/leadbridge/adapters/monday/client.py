@@ -1,0 +1,245 @@
+"""The one door to monday.com: gql over httpx, pinned version, retries and error translation.
+
+Every request passes through ``MondayClient.execute``, which is why counting (requests,
+complexity, calls today) and the translation of failures can live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+import structlog
+from gql import Client
+from gql.client import SyncClientSession
+from gql.transport.exceptions import (
+    TransportConnectionFailed,
+    TransportProtocolError,
+    TransportQueryError,
+    TransportServerError,
+)
+from gql.transport.httpx import HTTPXTransport
+
+from leadbridge.adapters.monday.documents import Document
+from leadbridge.adapters.monday.failures import (
+    SERVICE,
+    CursorExpired,
+    from_graphql_errors,
+    from_http_status,
+    legacy_errors,
+)
+from leadbridge.adapters.retry import RetrySettings, call_with_retries
+from leadbridge.domain.errors import ExternalError, TransientError
+from leadbridge.telemetry import MONDAY_COMPLEXITY, count_request
+
+log = structlog.get_logger(__name__)
+
+
+def idempotency_key(document: Document, variables: Mapping[str, object]) -> str:
+    """Same mutation with the same values → same key, so monday replays instead of repeating."""
+    canonical = json.dumps([document.name, variables], sort_keys=True, ensure_ascii=True)
+    return "leadbridge-" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
+
+
+class MondayClient:
+    """Sends named documents; returns ``data`` or raises Transient/PermanentError.
+
+    ``CursorExpired`` is the one other exception that leaves: only the board scan can act on
+    it (by starting again), and it never reaches the core.
+    """
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        token: str,
+        api_version: str,
+        connect_timeout: float,
+        read_timeout: float,
+        retry: RetrySettings | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+        today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+    ) -> None:
+        self._api_version = api_version
+        self._retry = retry or RetrySettings()
+        self._sleep = sleep
+        self._today = today
+        self._last: httpx.Response | None = None
+        self._warned_version = False
+        options: dict[str, Any] = {
+            "headers": {"Authorization": token, "API-Version": api_version},
+            "timeout": httpx.Timeout(read_timeout, connect=connect_timeout),
+            "event_hooks": {"response": [self._remember]},
+        }
+        if transport is not None:
+            options["transport"] = transport
+        self._client = Client(transport=HTTPXTransport(url=url, **options))
+        self._session: SyncClientSession | None = None
+        self.requests = 0
+        self.complexity = 0
+        self._day = today()
+        self.calls_today = 0
+
+    def _remember(self, response: httpx.Response) -> None:
+        self._last = response
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._client.close_sync()
+            self._session = None
+
+    def execute(
+        self,
+        document: Document,
+        variables: Mapping[str, object],
+        *,
+        idempotent_mutation: bool = False,
+    ) -> dict[str, Any]:
+        """One logical call: a few quick retries for blips, then the translated failure."""
+        headers = (
+            {"Idempotency-Key": idempotency_key(document, variables)} if idempotent_mutation else {}
+        )
+
+        def on_retry(error: TransientError, wait: float) -> None:
+            count_request(SERVICE, "retry")
+            log.warning(
+                "monday_retry", operation=document.name, error=error.message, wait_seconds=wait
+            )
+
+        try:
+            data = call_with_retries(
+                lambda: self._send(document, dict(variables), headers),
+                self._retry,
+                sleep=self._sleep,
+                on_retry=on_retry,
+            )
+        except (ExternalError, CursorExpired):
+            count_request(SERVICE, "error")
+            raise
+        count_request(SERVICE, "ok")
+        return data
+
+    def _count_call(self) -> None:
+        today = self._today()
+        if today != self._day:
+            self._day, self.calls_today = today, 0
+        self.requests += 1
+        self.calls_today += 1
+
+    def _send(
+        self, document: Document, variables: dict[str, object], headers: dict[str, str]
+    ) -> dict[str, Any]:
+        if self._session is None:
+            self._session = self._client.connect_sync()
+        self._last = None
+        self._count_call()
+        try:
+            result = self._session.execute(
+                document.request(variables),
+                get_execution_result=True,
+                extra_args={"headers": headers},
+            )
+        except TransportQueryError as error:
+            raise self._failure(list(error.errors or []), error.data) from None
+        except TransportConnectionFailed as error:
+            raise self._connection_failure(error.__cause__) from None
+        except TransportServerError as error:
+            raise from_http_status(error.code or 0, self._headers()) from None
+        except TransportProtocolError:
+            raise self._unreadable() from None
+        self._check_version()
+        data = result.data or {}
+        self._add_complexity(data)
+        return data
+
+    def _headers(self) -> Mapping[str, str]:
+        return self._last.headers if self._last is not None else {}
+
+    def _status(self) -> int:
+        return self._last.status_code if self._last is not None else 0
+
+    def _failure(
+        self, errors: list[dict[str, Any]], data: dict[str, Any] | None
+    ) -> ExternalError | CursorExpired:
+        if data:
+            self._add_complexity(data)
+        failure = from_graphql_errors(errors, http_status=self._status(), headers=self._headers())
+        log.warning(
+            "monday_error",
+            http_status=self._status(),
+            codes=[str((e.get("extensions") or {}).get("code", "")) for e in errors],
+            request_id=self._request_id(),
+            failure=str(failure),
+        )
+        return failure
+
+    def _connection_failure(self, cause: BaseException | None) -> TransientError:
+        if isinstance(cause, httpx.TimeoutException):
+            kind = "connect" if isinstance(cause, httpx.ConnectTimeout) else "read"
+            return TransientError(
+                SERVICE,
+                f"monday did not answer in time ({kind} timeout)",
+                fix="if this persists, check the network or raise monday.read_timeout_seconds",
+            )
+        return TransientError(
+            SERVICE,
+            f"the connection to monday failed ({type(cause).__name__ if cause else 'unknown'})",
+            fix="if this persists, check the network and monday.api_url",
+        )
+
+    def _unreadable(self) -> ExternalError | CursorExpired:
+        """A body that is not GraphQL: a legacy error object, or an outage page."""
+        status = self._status()
+        body: Any = None
+        if self._last is not None:
+            try:
+                body = json.loads(self._last.content)
+            except ValueError:
+                body = None
+        if isinstance(body, dict) and legacy_errors(body):
+            return self._failure(legacy_errors(body), None)
+        if status >= 400:
+            return from_http_status(status, self._headers())
+        return TransientError(
+            SERVICE,
+            f"monday answered HTTP {status} with a body that is not GraphQL JSON",
+            fix="usually a proxy or a monday outage; check https://status.monday.com",
+        )
+
+    def _request_id(self) -> str | None:
+        if self._last is None:
+            return None
+        try:
+            body = json.loads(self._last.content)
+        except ValueError:
+            return None
+        extensions = body.get("extensions") if isinstance(body, dict) else None
+        return extensions.get("request_id") if isinstance(extensions, dict) else None
+
+    def _add_complexity(self, data: Mapping[str, Any]) -> None:
+        cost = (data.get("complexity") or {}).get("query")
+        if isinstance(cost, int):
+            self.complexity += cost
+            MONDAY_COMPLEXITY.inc(cost)
+
+    def _check_version(self) -> None:
+        served = self._headers().get("api-version")
+        if served and served != self._api_version and not self._warned_version:
+            self._warned_version = True
+            log.warning(
+                "monday_version_differs",
+                pinned=self._api_version,
+                served=served,
+                fix="monday serves deprecated versions silently; set monday.api_version "
+                "to a current version",
+            )
+
+    @property
+    def api_version(self) -> str:
+        return self._api_version

@@ -1,0 +1,216 @@
+"""A small monday.com board behind respx, answering the adapter's documents like the API does.
+
+Response shapes follow the reference (``items_page``/``next_items_page`` with cursors, typed
+column values, ``complexity``, HTTP 200 + ``errors[]``). ``faults`` lets a test put any raw
+response or exception in front of the next requests.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+API_URL = "https://api.monday.test/v2"
+BOARD_ID = "1234567890"
+ME_ID = "777"
+T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
+
+#: monday column id → type, matching ``COLUMNS`` in the tests.
+BOARD_COLUMNS = {
+    "status_triage": ("Triage status", "status"),
+    "text_org": ("Organization", "text"),
+    "long_text_notes": ("Notes", "long_text"),
+    "email_contact": ("Contact e-mail", "email"),
+    "link_folder": ("Lead folder", "link"),
+}
+TRIAGE_LABELS = {"0": "Send Questionnaire", "1": "Questionnaire Sent", "2": "In Scope", "5": ""}
+
+Fault = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class FakeMonday:
+    items: list[dict[str, Any]] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=lambda: dict(TRIAGE_LABELS))
+    faults: list[Fault] = field(default_factory=list)
+    requests: list[httpx.Request] = field(default_factory=list)
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)
+    expire_cursors_once: bool = False
+    served_version: str = "2026-07"
+    _cursors: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    # ------------------------------------------------------------ board content
+
+    def add_items(self, count: int, *, start: datetime = T0) -> None:
+        for n in range(count):
+            item_id = str(100_000 + len(self.items))
+            self.items.append(
+                {
+                    "id": item_id,
+                    "name": f"Lead {item_id}",
+                    "updated_at": iso(start + timedelta(seconds=n)),
+                    "values": {
+                        "status_triage": {"label": "Send Questionnaire", "index": 0},
+                        "text_org": {"text": f"Org {item_id}"},
+                        "email_contact": {"email": f"c{item_id}@example.org"},
+                    },
+                }
+            )
+
+    def item(self, item_id: str) -> dict[str, Any]:
+        return next(i for i in self.items if i["id"] == item_id)
+
+    def touch(self, item_id: str, moment: datetime) -> None:
+        self.item(item_id)["updated_at"] = iso(moment)
+
+    # ------------------------------------------------------------ HTTP
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        body = json.loads(request.content)
+        self.bodies.append(body)
+        if self.faults:
+            fault = self.faults.pop(0)
+            if isinstance(fault, Exception):
+                raise fault
+            if isinstance(fault, httpx.Response):
+                return fault
+            return fault(request)
+        name = body.get("operationName")
+        variables = body.get("variables") or {}
+        data = getattr(self, f"_op_{name}")(variables)
+        if isinstance(data, httpx.Response):
+            return data
+        data["complexity"] = {"query": 100}
+        return httpx.Response(
+            200,
+            json={"data": data, "extensions": {"request_id": "req-1"}},
+            headers={"API-Version": self.served_version},
+        )
+
+    def _page(self, rest: list[dict[str, Any]], limit: int, columns: list[str]) -> dict[str, Any]:
+        page, rest = rest[:limit], rest[limit:]
+        cursor = None
+        if rest:
+            cursor = f"cursor-{len(self._cursors)}"
+            self._cursors[cursor] = rest
+        return {"cursor": cursor, "items": [self._render(i, columns) for i in page]}
+
+    def _render(self, item: dict[str, Any], columns: list[str]) -> dict[str, Any]:
+        values = []
+        for column_id in columns:
+            if column_id not in BOARD_COLUMNS:
+                continue
+            kind = BOARD_COLUMNS[column_id][1]
+            stored = item["values"].get(column_id, {})
+            value: dict[str, Any] = {"id": column_id, "type": kind, "text": stored.get("text")}
+            if kind == "status":
+                value |= {"label": stored.get("label"), "index": stored.get("index")}
+                value["text"] = stored.get("label")
+            elif kind == "link":
+                url, text = stored.get("url"), stored.get("url_text")
+                value |= {"url": url, "url_text": text, "text": f"{url} - {text}" if url else ""}
+            elif kind == "email":
+                value |= {"email": stored.get("email"), "text": stored.get("email")}
+            values.append(value)
+        return {
+            "id": item["id"],
+            "name": item["name"],
+            "url": f"https://example.monday.com/boards/{BOARD_ID}/pulses/{item['id']}",
+            "updated_at": item["updated_at"],
+            "column_values": values,
+        }
+
+    def _op_FirstItemsPage(self, v: dict[str, Any]) -> dict[str, Any]:
+        if v["board"] != [BOARD_ID]:
+            return {"me": {"id": ME_ID}, "boards": []}
+        assert v["query"] == {"order_by": [{"column_id": "__last_updated__", "direction": "desc"}]}
+        ordered = sorted(self.items, key=lambda i: i["updated_at"], reverse=True)
+        page = self._page(ordered, v["limit"], v["columns"])
+        return {"me": {"id": ME_ID}, "boards": [{"id": BOARD_ID, "items_page": page}]}
+
+    def _op_NextItemsPage(self, v: dict[str, Any]) -> dict[str, Any] | httpx.Response:
+        if self.expire_cursors_once:
+            self.expire_cursors_once = False
+            return graphql_error(
+                "CursorException",
+                "CursorExpiredError: The cursor provided for pagination has expired.",
+            )
+        rest = self._cursors.pop(v["cursor"])
+        return {"next_items_page": self._page(rest, v["limit"], v["columns"])}
+
+    def _op_ChangeColumnValues(self, v: dict[str, Any]) -> dict[str, Any]:
+        item = self.item(v["item"])
+        for column_id, value in json.loads(v["values"]).items():
+            kind = BOARD_COLUMNS[column_id][1]
+            if kind == "status":
+                stored = {"label": value["label"]}
+            elif kind == "link":
+                stored = {"url": value["url"], "url_text": value["text"]}
+            elif kind == "long_text":
+                stored = {"text": value["text"]}
+            elif kind == "email":
+                stored = {"email": value["email"]}
+            else:
+                stored = {"text": value}
+            item["values"][column_id] = stored
+        return {"change_multiple_column_values": {"id": item["id"]}}
+
+    def _op_CreateUpdate(self, v: dict[str, Any]) -> dict[str, Any]:
+        self.notes.append((v["item"], v["body"]))
+        return {"create_update": {"id": str(len(self.notes))}}
+
+    def _op_CheckBoard(self, v: dict[str, Any]) -> dict[str, Any]:
+        settings = json.dumps({"labels": self.labels, "done_colors": [1]})
+        columns = [
+            {
+                "id": cid,
+                "title": title,
+                "type": kind,
+                "settings_str": settings if kind == "status" else "{}",
+            }
+            for cid, (title, kind) in BOARD_COLUMNS.items()
+        ]
+        return {
+            "me": {"id": ME_ID, "name": "leadbridge bot"},
+            "version": {"value": self.served_version, "kind": "current"},
+            "boards": [{"id": BOARD_ID, "name": "Leads", "columns": columns}]
+            if v["board"] == [BOARD_ID]
+            else [],
+        }
+
+    def _op_StatusSettings(self, v: dict[str, Any]) -> dict[str, Any]:
+        typed = {
+            "type": "status",
+            "labels": [
+                {"id": int(k), "label": t, "index": n, "is_deactivated": False}
+                for n, (k, t) in enumerate(self.labels.items())
+            ],
+        }
+        columns = [{"id": c, "settings": typed} for c in v["columns"]]
+        return {"boards": [{"id": BOARD_ID, "columns": columns}]}
+
+
+def graphql_error(
+    code: str, message: str, *, status: int = 200, headers: dict[str, str] | None = None, **ext: Any
+) -> httpx.Response:
+    """An error the way monday sends it from 2025-01 on: ``errors[].extensions.code``."""
+    return httpx.Response(
+        status,
+        json={
+            "data": None,
+            "errors": [{"message": message, "extensions": {"code": code, **ext}}],
+            "extensions": {"request_id": "req-err"},
+        },
+        headers=headers or {},
+    )

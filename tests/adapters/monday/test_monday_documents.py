@@ -1,0 +1,68 @@
+"""Every document the adapter can send is valid against the reference schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from graphql import GraphQLSchema, build_schema, parse, validate
+from monday_fake import BOARD_ID, FakeMonday
+
+from leadbridge.adapters.monday import MondayBoard
+from leadbridge.adapters.monday.documents import ALL_DOCUMENTS, Document
+from leadbridge.domain.model import LinkValue, StatusValue, TextValue
+
+# tests/adapters/monday/<this file> → the repository → its sibling ``shared/``.
+SCHEMA = Path(__file__).resolve().parents[3].parent / "shared/reference/monday/schema.graphql"
+
+
+@pytest.fixture(scope="module")
+def schema_text() -> str:
+    if not SCHEMA.is_file():
+        pytest.skip(f"reference schema not found at {SCHEMA} (shared/ is not beside the repo)")
+    return SCHEMA.read_text(encoding="utf-8")
+
+
+def _schema(text: str, document: Document) -> GraphQLSchema:
+    return build_schema(text + "\n" + document.newer_fields)
+
+
+@pytest.mark.parametrize("document", ALL_DOCUMENTS, ids=lambda d: d.name)
+def test_document_validates_against_reference_schema(schema_text: str, document: Document) -> None:
+    errors = validate(_schema(schema_text, document), parse(document.text))
+    assert [e.message for e in errors] == []
+
+
+@pytest.mark.parametrize(
+    "document", [d for d in ALL_DOCUMENTS if d.newer_fields], ids=lambda d: d.name
+)
+def test_schema_extension_only_adds_the_field_it_names(
+    schema_text: str, document: Document
+) -> None:
+    """The extension for post-April-2025 fields must not hide any other mistake."""
+    errors = validate(build_schema(schema_text), parse(document.text))
+    assert errors
+    assert all("'settings'" in e.message for e in errors)
+
+
+def test_every_request_sent_is_one_of_the_documents(fake: FakeMonday, board: MondayBoard) -> None:
+    fake.add_items(600)
+    fake.labels = {}  # forces the typed-settings query as well
+    board.read_items(None)
+    board.read_items("2026-06-01T09:00:00Z")
+    board.write_values(
+        "100000",
+        {
+            "triage_status": StatusValue("In Scope"),
+            "lead_folder": LinkValue("https://drive.test/f", "Folder"),
+            "notes": TextValue("n"),
+        },
+    )
+    board.post_note("100000", "done")
+    board.check()
+    known = {d.name: d.text for d in ALL_DOCUMENTS}
+    sent = {(b["operationName"], b["query"].strip()) for b in fake.bodies}
+    assert {name for name, _ in sent} == set(known)
+    for name, query in sent:
+        assert parse(query) is not None
+        assert BOARD_ID not in query and "100000" not in query, f"value interpolated in {name}"

@@ -1,0 +1,141 @@
+"""Reading the board: full scans, cursor expiry, cheap incremental polls, label renames."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from monday_fake import ME_ID, T0, FakeMonday, iso
+
+from leadbridge.adapters.monday import MondayBoard
+
+
+def test_full_scan_reads_1200_items_over_three_pages(fake: FakeMonday, board: MondayBoard) -> None:
+    fake.add_items(1200)
+
+    read = board.read_items(None)
+
+    assert read.complete is True
+    assert len(fake.requests) == 3
+    assert [b["operationName"] for b in fake.bodies] == [
+        "FirstItemsPage",
+        "NextItemsPage",
+        "NextItemsPage",
+    ]
+    assert all(b["variables"]["limit"] == 500 for b in fake.bodies)
+    assert len({lead.item_id for lead in read.items}) == 1200
+    assert read.watermark == iso(T0 + timedelta(seconds=1199))
+    assert board.usage().requests == 3
+    assert board.usage().complexity == 300
+    assert board.own_user_id == ME_ID
+
+
+def test_only_configured_columns_are_asked_for_and_mapped_to_logical_names(
+    fake: FakeMonday, board: MondayBoard
+) -> None:
+    fake.add_items(1)
+    fake.items[0]["values"]["link_folder"] = {"url": "https://drive.test/x", "url_text": "F"}
+
+    lead = board.read_items(None).items[0]
+
+    assert fake.bodies[0]["variables"]["columns"] == sorted(
+        ["status_triage", "text_org", "long_text_notes", "email_contact", "link_folder"]
+    )
+    assert lead.item_id == "100000"
+    assert lead.name == "Lead 100000"
+    assert lead.url.endswith("/pulses/100000")
+    assert lead.values == {
+        "triage_status": "Send Questionnaire",
+        "organization": "Org 100000",
+        "notes": "",
+        "contact_email": "c100000@example.org",
+        "lead_folder": "https://drive.test/x",
+    }
+
+
+def test_expired_cursor_restarts_the_scan_without_duplicates(
+    fake: FakeMonday, board: MondayBoard, sleeps: list[float]
+) -> None:
+    fake.add_items(1200)
+    fake.expire_cursors_once = True
+
+    read = board.read_items(None)
+
+    ops = [b["operationName"] for b in fake.bodies]
+    expired = ["FirstItemsPage", "NextItemsPage"]
+    assert ops == [*expired, "FirstItemsPage", "NextItemsPage", "NextItemsPage"]
+    assert len(read.items) == 1200
+    assert len({lead.item_id for lead in read.items}) == 1200
+    assert sleeps == []
+
+
+def test_quiet_poll_of_10000_items_is_exactly_one_request(
+    fake: FakeMonday, board: MondayBoard
+) -> None:
+    fake.add_items(10_000)
+    full = board.read_items(None)
+    assert len(fake.requests) == 20
+    fake.requests.clear()
+
+    quiet = board.read_items(full.watermark)
+
+    assert len(fake.requests) == 1
+    assert quiet.complete is False
+    assert quiet.watermark == full.watermark
+    # Only the skew window is re-read: items updated in the last two minutes.
+    assert 0 < len(quiet.items) <= 121
+
+
+def test_incremental_read_returns_items_changed_after_the_watermark(
+    fake: FakeMonday, board: MondayBoard
+) -> None:
+    fake.add_items(3000)
+    watermark = board.read_items(None).watermark
+    later = T0 + timedelta(hours=3)
+    for item_id in ("100005", "101000", "102999"):
+        fake.touch(item_id, later)
+    fake.requests.clear()
+
+    read = board.read_items(watermark)
+
+    assert {"100005", "101000", "102999"} <= {lead.item_id for lead in read.items}
+    assert len(fake.requests) == 1
+    assert read.watermark == iso(later)
+
+
+def test_busy_incremental_read_pages_until_the_watermark(
+    fake: FakeMonday, board: MondayBoard
+) -> None:
+    fake.add_items(2000)
+    watermark = board.read_items(None).watermark
+    later = T0 + timedelta(hours=5)
+    for n in range(700):
+        fake.touch(str(100_000 + n), later + timedelta(seconds=n))
+    fake.requests.clear()
+
+    read = board.read_items(watermark)
+
+    assert len(fake.requests) == 2
+    changed = {str(100_000 + n) for n in range(700)}
+    assert changed <= {lead.item_id for lead in read.items}
+
+
+def test_unreadable_watermark_falls_back_to_reading_everything(
+    fake: FakeMonday, board: MondayBoard
+) -> None:
+    fake.add_items(700)
+
+    read = board.read_items("not-a-time")
+
+    assert len(read.items) == 700
+    assert read.complete is False
+
+
+def test_renamed_status_label_is_returned_as_its_new_text(
+    fake: FakeMonday, board: MondayBoard
+) -> None:
+    fake.add_items(1)
+    fake.items[0]["values"]["status_triage"] = {"label": "Questionnaire sent ✉", "index": 1}
+
+    lead = board.read_items(None).items[0]
+
+    assert lead.values["triage_status"] == "Questionnaire sent ✉"
