@@ -1,0 +1,75 @@
+"""Executing one Google request: translate its failure, count it, retry it only if safe.
+
+The client library's own ``num_retries`` is never used: it re-sends POSTs, so a copy or a send
+answered by a 500 after it had in fact happened would happen twice. Creates, copies and sends
+run once; the core retries them through lookup-before-create (or ``was_sent``). Reads and
+idempotent writes go through the shared ``call_with_retries``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httplib2
+from google.auth.exceptions import GoogleAuthError
+from googleapiclient.errors import HttpError
+from googleapiclient.http import HttpRequest
+
+from leadbridge.adapters.retry import RetrySettings, call_with_retries
+from leadbridge.domain.errors import ExternalError, TransientError
+from leadbridge.telemetry import count_request
+
+from .errors import translate
+
+_FAILURES = (HttpError, GoogleAuthError, OSError, httplib2.HttpLib2Error)
+
+
+class GoogleCaller:
+    def __init__(
+        self,
+        service: str,
+        account: str,
+        retry: RetrySettings | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.service = service
+        self.account = account
+        self._retry = retry or RetrySettings()
+        self._sleep = sleep
+
+    def once(self, request: HttpRequest, action: str, *, missing: str = "the file") -> Any:
+        """A non-idempotent call (create, copy, send): exactly one HTTP attempt."""
+        try:
+            return self._attempt(request, action, missing)
+        except ExternalError:
+            count_request(self.service, "error")
+            raise
+
+    def repeatable(self, request: HttpRequest, action: str, *, missing: str = "the file") -> Any:
+        """A read or an idempotent write: a few quick retries for transient failures."""
+
+        def counted_retry(_error: TransientError, _delay: float) -> None:
+            count_request(self.service, "retry")
+
+        try:
+            return call_with_retries(
+                lambda: self._attempt(request, action, missing),
+                self._retry,
+                sleep=self._sleep,
+                on_retry=counted_retry,
+            )
+        except ExternalError:
+            count_request(self.service, "error")
+            raise
+
+    def _attempt(self, request: HttpRequest, action: str, missing: str) -> Any:
+        try:
+            result = request.execute(num_retries=0)
+        except _FAILURES as error:
+            raise translate(
+                error, self.service, action, account=self.account, missing=missing
+            ) from None
+        count_request(self.service, "ok")
+        return result

@@ -1,0 +1,1 @@
+"""Mail: building the message once for every backend, the SMTP backend, and choosing one."""
