@@ -9,7 +9,8 @@ interrupted and its outcome must be checked on the service's side before acting 
        │                  └──fail──▶ failed (next_attempt_at) ──start──▶ running …
        │                                 │ attempts exhausted or permanent
        └────────── rearm ◀──────────── parked
-    adopted / skipped: recorded, never acted on
+    adopted: recorded on the first run, never acted on (unless backfilled)
+    skipped: no longer required (the lead moved away) before it could be done
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ class EffectState(enum.StrEnum):
     SKIPPED = "skipped"
 
 
-#: States in which the effect needs no more work; dependants may proceed after DONE/ADOPTED.
-SETTLED = frozenset({EffectState.DONE, EffectState.ADOPTED, EffectState.SKIPPED})
+#: States in which a required effect needs no more work. SKIPPED is not among them: an effect
+#: skipped because its lead moved away is armed again if the lead comes back.
+SETTLED = frozenset({EffectState.DONE, EffectState.ADOPTED})
 SATISFIES_DEPENDENCY = frozenset({EffectState.DONE, EffectState.ADOPTED})
 
 
@@ -128,9 +130,9 @@ class LedgerEntry:
         )
 
     def rearm(self, now: datetime) -> LedgerEntry:
-        """An operator asked for another try: the attempt count starts again."""
+        """Another try from scratch: asked by an operator, or the lead needs it again."""
         return self._move(
-            frozenset({EffectState.PARKED, EffectState.FAILED}),
+            frozenset({EffectState.PARKED, EffectState.FAILED, EffectState.SKIPPED}),
             state=EffectState.PENDING,
             attempts=0,
             next_attempt_at=None,
@@ -142,9 +144,15 @@ class LedgerEntry:
             frozenset({EffectState.PENDING}), state=EffectState.ADOPTED, updated_at=now
         )
 
+    def backfill(self, now: datetime) -> LedgerEntry:
+        """The operator asked to act on what the first run adopted."""
+        return self._move(
+            frozenset({EffectState.ADOPTED}), state=EffectState.PENDING, updated_at=now
+        )
+
     def skip(self, reason: str, now: datetime) -> LedgerEntry:
         return self._move(
-            frozenset({EffectState.PENDING, EffectState.RUNNING}),
+            frozenset({EffectState.PENDING, EffectState.FAILED}),
             state=EffectState.SKIPPED,
             last_error=reason,
             updated_at=now,

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Protocol
 
+from leadbridge.domain.ledger import LedgerEntry
 from leadbridge.domain.model import ColumnValue, Lead
 
 
@@ -135,3 +137,64 @@ class LiveCheck(Protocol):
 def hub_marker(item_id: str) -> str:
     """The hidden line that ends every hub issue body and identifies its lead."""
     return f"<!-- leadbridge:item={item_id} -->"
+
+
+@dataclass(frozen=True)
+class BoardState:
+    """What the store remembers about the board between cycles."""
+
+    board_id: str
+    first_cycle_at: datetime
+    watermark: str | None = None
+    last_full_read_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str
+    summary: Mapping[str, object]
+
+
+class StateStore(Protocol):
+    """Durable state: board bookkeeping, item snapshots, the effect ledger, run history."""
+
+    def board_state(self) -> BoardState | None: ...
+
+    def save_board_state(self, state: BoardState) -> None: ...
+
+    def snapshots(self) -> dict[str, Lead]:
+        """Items present on the board as last read, by item id."""
+        ...
+
+    def save_snapshots(self, leads: Sequence[Lead], *, complete: bool) -> None:
+        """Upsert ``leads``; when ``complete``, items not among them are marked gone."""
+        ...
+
+    def apply_own_write(self, item_id: str, values: Mapping[str, str]) -> None:
+        """Record what leadbridge itself wrote so the next read is not taken for a staff edit."""
+        ...
+
+    def ledger(self, item_id: str | None = None) -> list[LedgerEntry]: ...
+
+    def save_entry(self, entry: LedgerEntry, expected: LedgerEntry | None) -> bool:
+        """Write ``entry`` only if the stored row still equals ``expected`` (None: no row yet).
+
+        Returns False when another process changed or created it first, so two runners can
+        never both start the same effect.
+        """
+        ...
+
+    def start_run(self, started_at: datetime) -> int: ...
+
+    def finish_run(
+        self, run_id: int, finished_at: datetime, outcome: str, summary: Mapping[str, object]
+    ) -> None: ...
+
+    def runs(self, limit: int = 10) -> list[RunRecord]: ...
+
+    def add_usage(self, day: date, service: str, requests: int, complexity: int) -> None: ...
+
+    def usage(self, day: date, service: str) -> tuple[int, int]: ...

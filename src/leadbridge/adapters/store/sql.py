@@ -1,0 +1,283 @@
+"""The StateStore on SQLAlchemy: a SQLite file by default, PostgreSQL for several replicas."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, and_, create_engine, event, func, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+
+from leadbridge.adapters.store import schema
+from leadbridge.domain.ledger import EffectState, LedgerEntry
+from leadbridge.domain.model import Lead
+from leadbridge.domain.ports import BoardState, RunRecord
+
+#: Serialises migrations between processes that start together on one PostgreSQL database.
+_MIGRATION_LOCK_KEY = 0x1EADB12D
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything in leadbridge is UTC-aware."""
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with the settings each backend needs to be safe under concurrent processes."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class SqlStateStore:
+    def __init__(self, engine: Engine, board_id: str) -> None:
+        self.engine = engine
+        self.board_id = board_id
+
+    @classmethod
+    def open(cls, url: str, board_id: str) -> SqlStateStore:
+        """Connect and bring the schema up to date (creating the database file if needed)."""
+        store = cls(make_engine(url), board_id)
+        store.migrate()
+        return store
+
+    def migrate(self) -> list[int]:
+        with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY}
+                )
+            return schema.migrate(connection, _now)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------ board
+
+    def board_state(self) -> BoardState | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(schema.board_state)).first()
+        if row is None:
+            return None
+        if row.board_id != self.board_id:
+            raise BoardMismatch(row.board_id, self.board_id)
+        return BoardState(
+            row.board_id, _utc(row.first_cycle_at), row.watermark, _utc(row.last_full_read_at)
+        )
+
+    def save_board_state(self, state: BoardState) -> None:
+        values = {
+            "first_cycle_at": state.first_cycle_at,
+            "watermark": state.watermark,
+            "last_full_read_at": state.last_full_read_at,
+        }
+        with self.engine.begin() as connection:
+            updated = connection.execute(
+                update(schema.board_state)
+                .where(schema.board_state.c.board_id == state.board_id)
+                .values(**values)
+            ).rowcount
+            if not updated:
+                connection.execute(
+                    schema.board_state.insert().values(board_id=state.board_id, **values)
+                )
+
+    # ------------------------------------------------------------ snapshots
+
+    def snapshots(self) -> dict[str, Lead]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(schema.items).where(schema.items.c.present.is_(True))
+            ).all()
+        return {
+            row.item_id: Lead(row.item_id, row.name, dict(row.item_values), row.url) for row in rows
+        }
+
+    def save_snapshots(self, leads: Sequence[Lead], *, complete: bool) -> None:
+        now = _now()
+        table = schema.items
+        with self.engine.begin() as connection:
+            known = set(connection.execute(select(table.c.item_id)).scalars())
+            for lead in leads:
+                values = {
+                    "name": lead.name,
+                    "url": lead.url,
+                    "item_values": dict(lead.values),
+                    "present": True,
+                    "seen_at": now,
+                }
+                if lead.item_id in known:
+                    connection.execute(
+                        update(table).where(table.c.item_id == lead.item_id).values(**values)
+                    )
+                else:
+                    connection.execute(table.insert().values(item_id=lead.item_id, **values))
+            if complete:
+                seen = [lead.item_id for lead in leads]
+                connection.execute(
+                    update(table)
+                    .where(and_(table.c.present.is_(True), table.c.item_id.not_in(seen)))
+                    .values(present=False)
+                )
+
+    def apply_own_write(self, item_id: str, values: Mapping[str, str]) -> None:
+        table = schema.items
+        with self.engine.begin() as connection:
+            row = connection.execute(
+                select(table.c.item_values).where(table.c.item_id == item_id)
+            ).first()
+            if row is None:
+                return
+            merged = {**row.item_values, **values}
+            connection.execute(
+                update(table).where(table.c.item_id == item_id).values(item_values=merged)
+            )
+
+    # ------------------------------------------------------------ ledger
+
+    def ledger(self, item_id: str | None = None) -> list[LedgerEntry]:
+        query = select(schema.ledger).order_by(schema.ledger.c.item_id, schema.ledger.c.effect)
+        if item_id is not None:
+            query = query.where(schema.ledger.c.item_id == item_id)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return [
+            LedgerEntry(
+                item_id=row.item_id,
+                effect=row.effect,
+                state=EffectState(row.state),
+                attempts=row.attempts,
+                next_attempt_at=_utc(row.next_attempt_at),
+                last_error=row.last_error,
+                ref=dict(row.ref),
+                updated_at=_utc(row.updated_at),
+            )
+            for row in rows
+        ]
+
+    def save_entry(self, entry: LedgerEntry, expected: LedgerEntry | None) -> bool:
+        table = schema.ledger
+        values = {
+            "state": entry.state.value,
+            "attempts": entry.attempts,
+            "next_attempt_at": entry.next_attempt_at,
+            "last_error": entry.last_error,
+            "ref": dict(entry.ref),
+            "updated_at": entry.updated_at,
+        }
+        with self.engine.begin() as connection:
+            if expected is None:
+                try:
+                    with connection.begin_nested():
+                        connection.execute(
+                            table.insert().values(
+                                item_id=entry.item_id, effect=entry.effect, **values
+                            )
+                        )
+                except IntegrityError:
+                    return False
+                return True
+            changed = connection.execute(
+                update(table)
+                .where(
+                    and_(
+                        table.c.item_id == entry.item_id,
+                        table.c.effect == entry.effect,
+                        table.c.state == expected.state.value,
+                        table.c.attempts == expected.attempts,
+                    )
+                )
+                .values(**values)
+            ).rowcount
+            return changed == 1
+
+    # ------------------------------------------------------------ runs and usage
+
+    def start_run(self, started_at: datetime) -> int:
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                schema.runs.insert().values(started_at=started_at, outcome="running", summary={})
+            )
+            return int(result.inserted_primary_key[0])
+
+    def finish_run(
+        self, run_id: int, finished_at: datetime, outcome: str, summary: Mapping[str, object]
+    ) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(schema.runs)
+                .where(schema.runs.c.id == run_id)
+                .values(finished_at=finished_at, outcome=outcome, summary=dict(summary))
+            )
+
+    def runs(self, limit: int = 10) -> list[RunRecord]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(schema.runs).order_by(schema.runs.c.id.desc()).limit(limit)
+            ).all()
+        return [
+            RunRecord(row.id, _utc(row.started_at), _utc(row.finished_at), row.outcome, row.summary)
+            for row in rows
+        ]
+
+    def add_usage(self, day: date, service: str, requests: int, complexity: int) -> None:
+        table = schema.api_usage
+        key = and_(table.c.day == day, table.c.service == service)
+        with self.engine.begin() as connection:
+            changed = connection.execute(
+                update(table)
+                .where(key)
+                .values(
+                    requests=table.c.requests + requests,
+                    complexity=table.c.complexity + complexity,
+                )
+            ).rowcount
+            if not changed:
+                connection.execute(
+                    table.insert().values(
+                        day=day, service=service, requests=requests, complexity=complexity
+                    )
+                )
+
+    def usage(self, day: date, service: str) -> tuple[int, int]:
+        table = schema.api_usage
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(
+                    func.coalesce(func.sum(table.c.requests), 0),
+                    func.coalesce(func.sum(table.c.complexity), 0),
+                ).where(and_(table.c.day == day, table.c.service == service))
+            ).first()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+class BoardMismatch(RuntimeError):
+    """The state database was made for another board; mixing them would adopt or act wrongly."""
+
+    def __init__(self, stored: str, configured: str) -> None:
+        super().__init__(
+            f"the state database belongs to board {stored}, but monday.board_id is {configured}. "
+            "Fix: point state.url at a new database for this board, or correct monday.board_id"
+        )

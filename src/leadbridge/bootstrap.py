@@ -1,0 +1,93 @@
+"""The one place that turns settings into wired adapters and a ready SyncService.
+
+Adapters are built only for the services the pipeline uses, so a deployment without GitHub
+needs no GitHub token, and SDKs of unused services are never imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from leadbridge.adapters.store.sql import SqlStateStore
+from leadbridge.domain.ledger import RetryPolicy
+from leadbridge.domain.ports import Board, Drive, IssueTracker, LiveCheck, Mailer
+from leadbridge.service.effects import Environment, Ports
+from leadbridge.service.sync import SyncOptions, SyncService
+from leadbridge.settings import DriveFolderEffect, Settings
+
+
+@dataclass(frozen=True)
+class Adapters:
+    board: Board
+    drive: Drive | None
+    mailer: Mailer | None
+    issues: IssueTracker | None
+
+    def live_checks(self) -> list[LiveCheck]:
+        return [a for a in (self.board, self.drive, self.mailer, self.issues) if a is not None]  # type: ignore[misc]
+
+
+def build_adapters(settings: Settings) -> Adapters:
+    from leadbridge.adapters.monday.board import MondayBoard
+
+    drive = mailer = issues = None
+    if settings.uses("drive_folder") or settings.uses("drive_copies"):
+        from leadbridge.adapters.google.drive import GoogleDrive
+
+        drive = GoogleDrive.from_settings(settings)
+    if settings.uses("email"):
+        from leadbridge.adapters.mail import build_mailer
+
+        mailer = build_mailer(settings)
+    if settings.uses("hub_issue"):
+        from leadbridge.adapters.github.issues import GitHubIssues
+
+        issues = GitHubIssues.from_settings(settings)
+    return Adapters(MondayBoard.from_settings(settings), drive, mailer, issues)
+
+
+def environment(settings: Settings) -> Environment:
+    return Environment(
+        leads_folder_id=settings.google.leads_folder_id,
+        issue_labels=settings.github.labels,
+        folder_link_columns={
+            name: effect.link_column
+            for name, effect in settings.effects.items()
+            if isinstance(effect, DriveFolderEffect) and effect.link_column
+        },
+    )
+
+
+def open_store(settings: Settings) -> SqlStateStore:
+    return SqlStateStore.open(settings.state.url, settings.monday.board_id)
+
+
+def build_sync_service(
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    backfill: bool = False,
+    adapters: Adapters | None = None,
+    store: SqlStateStore | None = None,
+    now: Callable[[], object] | None = None,
+) -> SyncService:
+    adapters = adapters or build_adapters(settings)
+    options = SyncOptions(
+        policy=RetryPolicy(settings.retry.max_attempts, settings.retry.backoff_seconds),
+        full_reconcile_every=timedelta(minutes=settings.monday.full_reconcile_minutes),
+        notes=settings.notes.post,
+        backfill=backfill,
+        dry_run=dry_run,
+    )
+    extra = {"now": now} if now is not None else {}
+    return SyncService(
+        board_id=settings.monday.board_id,
+        pipeline=settings.pipeline(),
+        store=store or open_store(settings),
+        ports=Ports(adapters.board, adapters.drive, adapters.mailer, adapters.issues),
+        env=environment(settings),
+        options=options,
+        **extra,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,58 @@
+"""Fixtures shared by every test layer: settings from the shipped example, state stores."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from leadbridge.adapters.store.schema import metadata
+from leadbridge.adapters.store.sql import SqlStateStore, make_engine
+from leadbridge.settings import Settings, load_settings
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE_CONFIG = REPO / "config" / "leadbridge.example.yaml"
+POSTGRES_ENV = "LEADBRIDGE_TEST_POSTGRES_URL"
+
+
+@pytest.fixture
+def secrets_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "secrets"
+    folder.mkdir()
+    (folder / "monday__token").write_text("monday-test-token")
+    (folder / "github__token").write_text("github-test-token")
+    return folder
+
+
+@pytest.fixture
+def example_settings(secrets_dir: Path) -> Settings:
+    return load_settings(EXAMPLE_CONFIG, secrets_dir=secrets_dir)
+
+
+def _postgres_url() -> str | None:
+    return os.environ.get(POSTGRES_ENV) or None
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Every store-backed test runs on SQLite and, where the server is given, PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'state.db'}"
+        return
+    url = _postgres_url()
+    if url is None:
+        pytest.skip(f"PostgreSQL not configured: set {POSTGRES_ENV} (as .ci/run does)")
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        metadata.drop_all(connection)
+    engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def store(state_url: str) -> Iterator[SqlStateStore]:
+    opened = SqlStateStore.open(state_url, "1234567890")
+    yield opened
+    opened.close()

@@ -1,0 +1,72 @@
+"""A sync service wired to the in-memory fakes, a real state store and a hand-moved clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from leadbridge.adapters.memory import FakeBoard, FakeDrive, FakeIssueTracker, FakeMailer
+from leadbridge.adapters.store.sql import SqlStateStore
+from leadbridge.bootstrap import Adapters, build_sync_service
+from leadbridge.domain.ledger import EffectState, LedgerEntry
+from leadbridge.domain.model import Lead
+from leadbridge.service.sync import CycleReport, SyncService
+from leadbridge.settings import Settings
+
+START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def lead(item_id: str, name: str = "", **values: str) -> Lead:
+    defaults = {
+        "contact_name": "Ada Lovelace",
+        "contact_email": f"ada{item_id}@uni.example.edu",
+        "organization": f"Org {item_id}",
+    }
+    return Lead(
+        item_id, name or f"Lead {item_id}", {**defaults, **values}, f"https://board/{item_id}"
+    )
+
+
+@dataclass
+class Harness:
+    settings: Settings
+    store: SqlStateStore
+    board: FakeBoard = field(default_factory=FakeBoard)
+    drive: FakeDrive = field(default_factory=FakeDrive)
+    mailer: FakeMailer = field(default_factory=FakeMailer)
+    issues: FakeIssueTracker = field(default_factory=FakeIssueTracker)
+    now: datetime = START
+
+    def __post_init__(self) -> None:
+        self.drive.add_template(
+            "1PricingSheetTemplateId", "Pricing", "application/vnd.google-apps.spreadsheet"
+        )
+        self.drive.add_template(
+            "1PriceQuoteTemplateId", "Quote", "application/vnd.google-apps.document"
+        )
+
+    def service(self, *, backfill: bool = False, dry_run: bool = False) -> SyncService:
+        return build_sync_service(
+            self.settings,
+            adapters=Adapters(self.board, self.drive, self.mailer, self.issues),
+            store=self.store,
+            now=lambda: self.now,
+            backfill=backfill,
+            dry_run=dry_run,
+        )
+
+    def cycle(self, **options: bool) -> CycleReport:
+        return self.service(**options).run_cycle()
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+    def start_empty(self) -> None:
+        """A first cycle on an empty board, so later leads are new and acted on."""
+        self.cycle()
+
+    def entry(self, item_id: str, effect: str) -> LedgerEntry:
+        return {e.effect: e for e in self.store.ledger(item_id)}[effect]
+
+    def states(self, item_id: str) -> dict[str, EffectState]:
+        return {e.effect: e.state for e in self.store.ledger(item_id)}
