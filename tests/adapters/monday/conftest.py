@@ -4,31 +4,9 @@ from collections.abc import Iterator
 
 import pytest
 import respx
-from monday_fake import API_URL, BOARD_ID, FakeMonday
+from monday_fake import API_URL, FakeMonday, make_settings
 
 from leadbridge.adapters.monday import MondayBoard
-from leadbridge.settings import ColumnSettings, Settings
-
-TOKEN = "tok-SECRET-0123456789"
-
-COLUMNS = {
-    "triage_status": ColumnSettings(
-        id="status_triage",
-        type="status",
-        labels=("Send Questionnaire", "Questionnaire Sent", "In Scope"),
-    ),
-    "organization": ColumnSettings(id="text_org", type="text"),
-    "notes": ColumnSettings(id="long_text_notes", type="long_text"),
-    "contact_email": ColumnSettings(id="email_contact", type="email"),
-    "lead_folder": ColumnSettings(id="link_folder", type="link"),
-}
-
-
-def make_settings(**monday: object) -> Settings:
-    return Settings(
-        monday={"token": TOKEN, "board_id": BOARD_ID, "api_url": API_URL, **monday},
-        columns=COLUMNS,
-    )
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from leadbridge.settings import ColumnSettings, Settings
+
 API_URL = "https://api.monday.test/v2"
 BOARD_ID = "1234567890"
 ME_ID = "777"
@@ -45,7 +47,8 @@ class FakeMonday:
     requests: list[httpx.Request] = field(default_factory=list)
     bodies: list[dict[str, Any]] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)
-    expire_cursors_once: bool = False
+    #: How many next_items_page calls answer CursorException before cursors work again.
+    expiring_cursors: int = 0
     served_version: str = "2026-07"
     _cursors: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -140,8 +143,8 @@ class FakeMonday:
         return {"me": {"id": ME_ID}, "boards": [{"id": BOARD_ID, "items_page": page}]}
 
     def _op_NextItemsPage(self, v: dict[str, Any]) -> dict[str, Any] | httpx.Response:
-        if self.expire_cursors_once:
-            self.expire_cursors_once = False
+        if self.expiring_cursors:
+            self.expiring_cursors -= 1
             return graphql_error(
                 "CursorException",
                 "CursorExpiredError: The cursor provided for pagination has expired.",
@@ -213,4 +216,26 @@ def graphql_error(
             "extensions": {"request_id": "req-err"},
         },
         headers=headers or {},
+    )
+
+
+TOKEN = "tok-SECRET-0123456789"
+
+COLUMNS = {
+    "triage_status": ColumnSettings(
+        id="status_triage",
+        type="status",
+        labels=("Send Questionnaire", "Questionnaire Sent", "In Scope"),
+    ),
+    "organization": ColumnSettings(id="text_org", type="text"),
+    "notes": ColumnSettings(id="long_text_notes", type="long_text"),
+    "contact_email": ColumnSettings(id="email_contact", type="email"),
+    "lead_folder": ColumnSettings(id="link_folder", type="link"),
+}
+
+
+def make_settings(**monday: object) -> Settings:
+    return Settings(
+        monday={"token": TOKEN, "board_id": BOARD_ID, "api_url": API_URL, **monday},
+        columns=COLUMNS,
     )

@@ -56,7 +56,7 @@ def test_expired_cursor_restarts_the_scan_without_duplicates(
     fake: FakeMonday, board: MondayBoard, sleeps: list[float]
 ) -> None:
     fake.add_items(1200)
-    fake.expire_cursors_once = True
+    fake.expiring_cursors = 1
 
     read = board.read_items(None)
 
