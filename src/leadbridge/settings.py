@@ -142,6 +142,56 @@ class NotesSettings(Section):
     post: Literal["all", "failures", "none"] = "all"
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class ServiceSettings(Section):
+    """Pace and probes of ``leadbridge run``."""
+
+    #: 180 s is 480 polls a day: under half of the ~1,000 daily calls of monday's Basic and
+    #: Standard plans, leaving the rest for extra pages, write-backs and retries.
+    interval_seconds: int = Field(180, ge=1, le=86400)
+    #: A faster interval inside business hours (e.g. 60 on a Pro plan); None keeps one pace.
+    business_hours_interval_seconds: int | None = Field(None, ge=1, le=86400)
+    business_hours: str = "08:00-18:00"
+    business_days: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
+    timezone: str = "UTC"
+    #: Upper bound of one cycle; no new effect starts after it (nor after 80% of the interval).
+    cycle_timeout_seconds: int = Field(120, ge=1)
+    #: How long SIGTERM waits for the effect in flight; keep it under the orchestrator's grace.
+    shutdown_grace_seconds: float = Field(25.0, gt=0)
+    http_host: str = "0.0.0.0"
+    #: Port of /healthz and /metrics; 0 picks a free port (tests).
+    http_port: int = Field(8080, ge=0, le=65535)
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours_shape(cls, value: str) -> str:
+        from datetime import time
+
+        fix = "Fix: use HH:MM-HH:MM with the start before the end, e.g. 08:00-18:00"
+        try:
+            start, end = (time.fromisoformat(part.strip()) for part in value.split("-"))
+        except ValueError:
+            raise ValueError(f"{value!r} is not a span of hours. {fix}") from None
+        if start >= end:
+            raise ValueError(f"{value!r} ends before it starts. {fix}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a known time zone. Fix: use an IANA name, e.g. Europe/Paris"
+            ) from None
+        return value
+
+
 # ---------------------------------------------------------------- board model
 
 
@@ -259,6 +309,7 @@ class Settings(BaseSettings):
     github: GitHubSettings = GitHubSettings()
     retry: RetrySettings = RetrySettings()
     notes: NotesSettings = NotesSettings()
+    service: ServiceSettings = ServiceSettings()
     columns: dict[str, ColumnSettings] = Field(default_factory=dict)
     effects: dict[str, EffectSettings] = Field(default_factory=dict)
     rules: tuple[RuleSettings, ...] = ()
