@@ -255,3 +255,14 @@ def test_api_url_override_reaches_another_endpoint(sleeps: list[float]) -> None:
         board = MondayBoard.from_settings(make_settings(), sleep=sleeps.append, api_url=local)
         assert len(board.read_items(None).items) == 1
     assert API_URL not in str(server.requests[0].url)
+
+
+def test_token_never_reaches_a_log_line(fake: FakeMonday, board: MondayBoard) -> None:
+    from structlog.testing import capture_logs
+
+    fake.faults += [httpx.Response(500, text="oops"), httpx.Response(401, text="no")]
+    with capture_logs() as logs, pytest.raises(PermanentError):
+        board.read_items(None)
+
+    assert logs
+    assert TOKEN not in repr(logs)

@@ -139,3 +139,19 @@ def test_renamed_status_label_is_returned_as_its_new_text(
     lead = board.read_items(None).items[0]
 
     assert lead.values["triage_status"] == "Questionnaire sent ✉"
+
+
+def test_each_read_logs_its_requests_and_complexity(fake: FakeMonday, board: MondayBoard) -> None:
+    from structlog.testing import capture_logs
+
+    fake.add_items(1200)
+    with capture_logs() as logs:
+        board.read_items(None)
+
+    polls = [entry for entry in logs if entry["event"] == "monday_poll"]
+    assert len(polls) == 1
+    assert polls[0]["requests"] == 3
+    assert polls[0]["complexity"] == 300
+    assert polls[0]["calls_today"] == 3
+    assert polls[0]["daily_call_limit"] == 1000
+    assert polls[0]["kind"] == "full"
