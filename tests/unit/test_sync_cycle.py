@@ -8,6 +8,7 @@ import pytest
 
 from leadbridge.domain.errors import PermanentError, TransientError
 from leadbridge.domain.ledger import EffectState
+from leadbridge.service.sync import rearm_effects
 
 from .harness import Harness, lead
 
@@ -201,7 +202,7 @@ def test_failing_effect_backs_off_then_parks_while_others_proceed(h: Harness) ->
     assert "503 backend error" in parked.last_error
     assert any("leadbridge retry 10 lead_folder" in note for note in h.board.notes["10"])
 
-    rearmed = h.service().retry("10", "lead_folder")
+    rearmed = rearm_effects(h.store, "10", "lead_folder", h.now)
     assert [e.effect for e in rearmed] == ["lead_folder"]
     assert h.entry("10", "lead_folder").state is EffectState.PENDING
     h.drive.failures.clear()

@@ -462,25 +462,29 @@ class SyncService:
         telemetry.MONDAY_CALLS_TODAY.set(self.store.usage(today, "monday")[0])
         telemetry.MONDAY_COMPLEXITY.inc(max(report.complexity, 0))
 
-    # ------------------------------------------------------------ operator actions
-
-    def retry(self, item_id: str, effect: str | None = None) -> list[LedgerEntry]:
-        """Re-arm parked (or backing-off) effects of one item; the next cycle runs them."""
-        rearmed = []
-        for entry in self.store.ledger(item_id):
-            if effect is not None and entry.effect != effect:
-                continue
-            if entry.state in (EffectState.PARKED, EffectState.FAILED):
-                saved = self._save(entry.rearm(self.now()), entry)
-                if saved is not None:
-                    rearmed.append(saved)
-                    log.info("effect_rearmed", item_id=item_id, effect=entry.effect)
-        return rearmed
-
     def _save(self, entry: LedgerEntry, expected: LedgerEntry | None) -> LedgerEntry | None:
         if self.options.dry_run:
             return entry
         return entry if self.store.save_entry(entry, expected) else None
+
+
+def rearm_effects(
+    store: StateStore, item_id: str, effect: str | None, now: datetime
+) -> list[LedgerEntry]:
+    """Re-arm parked (or backing-off) effects of one item; the next cycle runs them.
+
+    Needs only the store, so an operator can run it while the service is down.
+    """
+    rearmed = []
+    for entry in store.ledger(item_id):
+        if effect is not None and entry.effect != effect:
+            continue
+        if entry.state in (EffectState.PARKED, EffectState.FAILED):
+            armed = entry.rearm(now)
+            if store.save_entry(armed, entry):
+                rearmed.append(armed)
+                log.info("effect_rearmed", item_id=item_id, effect=entry.effect)
+    return rearmed
 
 
 def _state(entry: LedgerEntry | None) -> EffectState | None:

@@ -1,0 +1,5 @@
+import sys
+
+from leadbridge.cli import main
+
+sys.exit(main())

@@ -1,0 +1,311 @@
+"""The ``leadbridge`` command.
+
+Every command loads and validates the whole configuration first, so a mistake is reported
+(exit 2) before anything reads a board, writes a database or sends a message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from leadbridge.adapters.store.lock import LockHeld, RunnerLock
+from leadbridge.adapters.store.schema import SchemaTooNew
+from leadbridge.adapters.store.sql import BoardMismatch
+from leadbridge.settings import ConfigError, Settings, load_settings
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY = 0, 1, 2, 3
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def _quiet_logs(settings: Settings, level: int = logging.WARNING) -> None:
+    """One-shot commands print their own summary; logs keep only what went wrong."""
+    from leadbridge.logs import configure_logging, secret_values
+
+    configure_logging(secrets=secret_values(settings))
+    logging.getLogger().setLevel(level)
+
+
+def _shown_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# ---------------------------------------------------------------- sync
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    if not args.once:
+        print(
+            "leadbridge sync runs one cycle: pass --once (use `leadbridge run` for the service)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    settings = _settings(args)
+    from leadbridge.logs import configure_logging, secret_values
+
+    configure_logging(secrets=secret_values(settings))
+    from leadbridge.bootstrap import build_sync_service
+
+    lock = RunnerLock.for_url(settings.state.url)
+    if not args.dry_run and not lock.acquire(args.wait):
+        raise lock.held_error()
+    try:
+        service = build_sync_service(settings, dry_run=args.dry_run, backfill=args.backfill)
+        report = service.run_cycle()
+    finally:
+        if not args.dry_run:
+            lock.release()
+    print_report(report, dry_run=args.dry_run)
+    return EXIT_OK if report.read_ok else EXIT_FAILED
+
+
+def print_report(report, *, dry_run: bool = False, out=sys.stdout) -> None:  # type: ignore[no-untyped-def]
+    """Per lead, in plain words, what the cycle did (or, in a dry run, would do)."""
+    title = "Dry run: nothing was changed anywhere." if dry_run else "Sync cycle finished."
+    print(title, file=out)
+    if not report.read_ok:
+        print(f"The board could not be read: {report.error}", file=out)
+        return
+    by_lead: dict[tuple[str, str], list] = {}
+    for action in report.actions:
+        by_lead.setdefault((action.item_id, action.lead), []).append(action)
+    if not by_lead:
+        print("Nothing to do: every lead is up to date.", file=out)
+    verbs = {"would run": "would", "done": "done:", "failed": "failed, will retry:",
+             "parked": "PARKED:", "waiting": "waiting:", "adopted": "adopted (not acted on):"}  # fmt: skip
+    for (item_id, name), actions in by_lead.items():
+        print(f"\n{name} (item {item_id})", file=out)
+        for action in actions:
+            print(
+                f"  - {action.effect}: {verbs.get(action.outcome, action.outcome)} {action.detail}",
+                file=out,
+            )
+    print(
+        f"\n{report.items_read} item(s) read ({'full read' if report.full_reconcile else 'changes only'}), "
+        f"{report.transitions} status change(s); effects: {report.done} done, {report.failed} failed, "
+        f"{report.parked} parked, {report.waiting} waiting, {report.adopted} adopted; "
+        f"{report.requests} monday request(s).",
+        file=out,
+    )
+
+
+# ---------------------------------------------------------------- status
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _quiet_logs(settings)
+    from leadbridge.bootstrap import open_store
+    from leadbridge.service.status import build_status, render_status
+
+    store = open_store(settings)
+    try:
+        status = build_status(settings, store, datetime.now(UTC))
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(status, indent=2, default=str))
+    else:
+        print(render_status(status, state_url=_shown_url(settings.state.url)))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- retry
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _quiet_logs(settings)
+    if args.effect and args.effect not in settings.effects:
+        print(
+            f"no effect named {args.effect!r}. Known: {', '.join(settings.effects)}",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    from leadbridge.bootstrap import open_store
+    from leadbridge.service.sync import rearm_effects
+
+    store = open_store(settings)
+    try:
+        rearmed = rearm_effects(store, args.item, args.effect, datetime.now(UTC))
+        if not rearmed:
+            states = {e.effect: e.state.value for e in store.ledger(args.item)}
+            what = f" {args.effect}" if args.effect else ""
+            print(
+                f"Nothing to retry for item {args.item}{what}: only parked or backing-off effects "
+                f"can be re-armed. Current: {states or 'no effects recorded for this item'}"
+            )
+            return EXIT_FAILED
+    finally:
+        store.close()
+    for entry in rearmed:
+        print(f"Re-armed {entry.effect} of item {entry.item_id}: it runs in the next cycle.")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- check
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _quiet_logs(settings, logging.ERROR)
+    print(f"✓ configuration: valid ({len(settings.effects)} effects, {len(settings.rules)} rules)")
+    if args.offline:
+        return EXIT_OK
+    from leadbridge.bootstrap import build_adapters
+    from leadbridge.domain.ports import CheckFinding
+
+    try:
+        findings = [
+            f for adapter in build_adapters(settings).live_checks() for f in adapter.check()
+        ]
+    except Exception as error:
+        findings = [CheckFinding("leadbridge", "build the service clients", False, str(error))]
+    for finding in findings:
+        mark = "✓" if finding.ok else "✗"
+        detail = f": {finding.detail}" if finding.detail else ""
+        print(f"{mark} {finding.service}: {finding.what}{detail}")
+        if not finding.ok and finding.fix:
+            print(f"    Fix: {finding.fix}")
+    failed = sum(not f.ok for f in findings)
+    print(f"{len(findings) - failed} of {len(findings)} live checks passed.")
+    return EXIT_OK if not failed else EXIT_FAILED
+
+
+# ---------------------------------------------------------------- run, demo, sandbox
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from leadbridge.runner import run_service
+
+    return run_service(settings)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from leadbridge.demo import run_demo
+
+    return run_demo(output=args.output, leads=args.leads, seed=args.seed)
+
+
+def cmd_sandbox_serve(args: argparse.Namespace) -> int:
+    from leadbridge.sandbox.serve import serve
+
+    return serve(host=args.host, port=args.port, seed=args.seed, config_dir=args.write_config)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="leadbridge",
+        description="Turns status changes on a monday.com board into Drive folders, quote "
+        "copies, e-mails and GitHub hub issues, each exactly once.",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="YAML configuration file (default: $LEADBRIDGE_CONFIG)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(
+        name: str, handler: Callable[[argparse.Namespace], int], help_: str
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_, description=help_)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    sync = add("sync", cmd_sync, "Run one sync cycle against the board and exit.")
+    sync.add_argument("--once", action="store_true", help="run exactly one cycle (required)")
+    sync.add_argument(
+        "--dry-run", action="store_true", help="print what would be done; change nothing"
+    )
+    sync.add_argument(
+        "--backfill",
+        action="store_true",
+        help="act on leads already past a stage instead of adopting them",
+    )
+    sync.add_argument(
+        "--wait",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="wait this long for another running leadbridge to finish (default 0)",
+    )
+
+    status = add("status", cmd_status, "Show leads, effects done/failed/parked, and the last runs.")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    retry = add("retry", cmd_retry, "Re-arm a parked effect so the next cycle tries it again.")
+    retry.add_argument("item", help="monday item id")
+    retry.add_argument(
+        "effect", nargs="?", help="effect name (default: every parked effect of the item)"
+    )
+
+    check = add("check", cmd_check, "Validate the configuration, then the services it uses.")
+    check.add_argument("--offline", action="store_true", help="only validate the configuration")
+
+    add("run", cmd_run, "Run as a service: poll on a schedule, serve /healthz and /metrics.")
+
+    demo = add(
+        "demo", cmd_demo, "Run the whole pipeline against a local sandbox (no accounts needed)."
+    )
+    demo.add_argument(
+        "--output",
+        type=Path,
+        default=Path("demo-output"),
+        help="where the state database and e-mail copies go",
+    )
+    demo.add_argument("--leads", type=int, default=12, help="number of leads on the demo board")
+    demo.add_argument("--seed", type=int, default=7, help="seed of the scripted sales team")
+
+    sandbox = commands.add_parser(
+        "sandbox", help="The local emulator of monday, Google and GitHub."
+    )
+    sandbox_commands = sandbox.add_subparsers(
+        dest="sandbox_command", required=True, metavar="COMMAND"
+    )
+    serve = sandbox_commands.add_parser("serve", help="Serve the emulator until interrupted.")
+    serve.set_defaults(handler=cmd_sandbox_serve)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--seed", type=int, default=0)
+    serve.add_argument(
+        "--write-config",
+        type=Path,
+        metavar="DIR",
+        help="also write a leadbridge config for it into DIR",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ConfigError as error:
+        print("leadbridge: the configuration cannot be used:", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (BoardMismatch, SchemaTooNew) as error:
+        print(f"leadbridge: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    except LockHeld as error:
+        print(f"leadbridge: {error}", file=sys.stderr)
+        return EXIT_BUSY
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
