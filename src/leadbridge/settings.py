@@ -98,6 +98,9 @@ class GoogleSettings(Section):
     leads_folder_id: str = ""
     shared_drive_id: str | None = None
     timeout_seconds: float = 30.0
+    #: Workspace user Drive acts as (domain-wide delegation). Unset: the service account
+    #: itself, which owns no storage, so the leads folder must be in a Shared Drive.
+    drive_subject: str | None = None
 
 
 class SmtpSettings(Section):
@@ -107,6 +110,9 @@ class SmtpSettings(Section):
     username: str | None = None
     password: SecretStr | None = None
     timeout_seconds: float = 30.0
+    #: CA bundle that signed the server's certificate (a relay with a private CA); unset uses
+    #: the system's trust store. Certificates are always verified.
+    ca_file: Path | None = None
 
 
 class MailSettings(Section):

@@ -5,14 +5,21 @@ from __future__ import annotations
 import email
 import email.policy
 import socket
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
 from leadbridge.adapters.mail.factory import build_mailer
@@ -142,7 +149,7 @@ def test_a_refused_login_is_permanent_and_names_the_secret(inbox: tuple[Inbox, i
 
 
 def test_an_unreachable_server_is_transient() -> None:
-    with pytest.raises(TransientError, match="cannot reach 127.0.0.1"):
+    with pytest.raises(TransientError, match=r"cannot reach 127\.0\.0\.1"):
         mailer(_free_port()).send(outgoing())
 
 
@@ -164,3 +171,86 @@ def test_smtp_cannot_tell_whether_it_sent(inbox: tuple[Inbox, int]) -> None:
 def test_build_mailer_picks_the_configured_backend() -> None:
     settings = Settings(mail=MailSettings(backend="smtp", sender="sales@example.org"))
     assert isinstance(build_mailer(settings), SmtpMailer)
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that only a client given it as CA will trust."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+@pytest.fixture
+def tls_inbox(tmp_path: Path) -> Iterator[tuple[Inbox, int, Path]]:
+    cert_file, key_file = _self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    handler = Inbox()
+    port = _free_port()
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=context,
+        require_starttls=True,
+        authenticator=_authenticate,
+    )
+    controller.start()
+    yield handler, port, cert_file
+    controller.stop()
+
+
+def _tls_mailer(port: int, ca_file: Path | None) -> SmtpMailer:
+    settings = SmtpSettings(
+        host="127.0.0.1",
+        port=port,
+        security="starttls",
+        username="sales",
+        password=SecretStr("s3cret"),
+        timeout_seconds=5,
+        ca_file=ca_file,
+    )
+    return SmtpMailer(settings, sender="sales@example.org")
+
+
+def test_starttls_verifies_the_server_with_the_configured_ca(
+    tls_inbox: tuple[Inbox, int, Path],
+) -> None:
+    handler, port, cert_file = tls_inbox
+
+    _tls_mailer(port, cert_file).send(outgoing())
+
+    assert len(handler.envelopes) == 1
+
+
+def test_starttls_refuses_an_untrusted_certificate(tls_inbox: tuple[Inbox, int, Path]) -> None:
+    handler, port, _ = tls_inbox
+
+    with pytest.raises(PermanentError, match=r"TLS with 127\.0\.0\.1 failed") as caught:
+        _tls_mailer(port, None).send(outgoing())
+    assert "mail.smtp.ca_file" in caught.value.fix
+    assert handler.envelopes == []

@@ -89,7 +89,7 @@ class GoogleDrive:
     @classmethod
     def from_settings(cls, settings: Settings) -> GoogleDrive:
         google = settings.google
-        connection = GoogleConnection.open(google, [DRIVE_SCOPE], subject=google.subject)
+        connection = GoogleConnection.open(google, [DRIVE_SCOPE], subject=google.drive_subject)
         templates = [
             template.file_id
             for effect in settings.effects.values()

@@ -100,9 +100,9 @@ class SmtpMailer:
     def _session(self) -> smtplib.SMTP:
         """An open, secured, logged-in session; failures here mean nothing was sent."""
         settings = self._smtp
-        context = ssl.create_default_context()
         session: smtplib.SMTP | None = None
         try:
+            context = ssl.create_default_context(cafile=settings.ca_file)
             if settings.security == "ssl":
                 session = smtplib.SMTP_SSL(
                     settings.host, settings.port, timeout=settings.timeout_seconds, context=context
@@ -135,7 +135,14 @@ class SmtpMailer:
             raise PermanentError(
                 SERVICE,
                 f"TLS with {settings.host} failed ({error.reason or type(error).__name__}).",
-                fix="check mail.smtp.security and the server's certificate",
+                fix="check mail.smtp.security, and mail.smtp.ca_file if the server's "
+                "certificate is signed by a private CA",
+            ) from None
+        except FileNotFoundError:
+            raise PermanentError(
+                SERVICE,
+                f"the CA bundle {settings.ca_file} does not exist.",
+                fix="correct mail.smtp.ca_file, or unset it to use the system's trust store",
             ) from None
         except (smtplib.SMTPException, OSError) as error:
             _close(session)
