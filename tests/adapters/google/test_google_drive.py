@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 import pytest
 from fake_google import FakeGoogle, google_error
 from googleapiclient.http import HttpMockSequence
+from prometheus_client import REGISTRY
 
 from conftest import ACCOUNT, TOKEN
 from leadbridge.adapters.google.credentials import GoogleConnection
@@ -106,6 +107,11 @@ def test_placeholders_in_a_pdf_are_refused_visibly(drive: GoogleDrive) -> None:
         drive.fill_placeholders(DriveFile("P1", "p", "u", "application/pdf"), {"{{a}}": "b"})
 
 
+def requests_counted(outcome: str) -> float:
+    labels = {"service": "drive", "outcome": outcome}
+    return REGISTRY.get_sample_value("leadbridge_api_requests_total", labels) or 0.0
+
+
 def _requests_of(sequence: HttpMockSequence) -> list[tuple[str, str]]:
     return [(method, urlsplit(uri).path) for uri, method, _, _ in sequence.request_sequence]
 
@@ -121,11 +127,14 @@ def test_rate_limit_403_is_retried_then_succeeds(
         ]
     )
     drive = GoogleDrive(connect(sequence), leads_folder_id="LEADS", sleep=sleeps.append)
+    before = {outcome: requests_counted(outcome) for outcome in ("ok", "retry", "error")}
 
     found = drive.find_tagged(DriveTag("42", "lead_folder"), "LEADS")
 
     assert found is not None and found.id == "F1"
     assert len(sleeps) == 1
+    counted = {outcome: requests_counted(outcome) - before[outcome] for outcome in before}
+    assert counted == {"ok": 1, "retry": 1, "error": 0}
     assert _requests_of(sequence)[1:] == [("GET", "/drive/v3/files")] * 2
 
 
