@@ -1,0 +1,168 @@
+"""The Dockerfile's steps, run outside Docker (no engine on these machines).
+
+The install steps are read from the Dockerfile itself and run in a fresh venv on a copy of
+exactly what its COPY lines bring in, so a file missing from the image (README.md is read by
+the build) or a broken install step fails here. The HEALTHCHECK command is run against a
+real health server in both states.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from leadbridge.health import HealthServer, HealthState
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKERFILE = REPO / "Dockerfile"
+INSTALL_MARKER = "# install:"
+
+
+def _instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined; comments kept as ("#", text)."""
+    result: list[tuple[str, str]] = []
+    pending = ""
+    for raw in DOCKERFILE.read_text().splitlines():
+        line = raw.strip()
+        if not pending and (not line or line.startswith("#")):
+            if line:
+                result.append(("#", line))
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        keyword, _, rest = (pending + line).partition(" ")
+        result.append((keyword.upper(), rest.strip()))
+        pending = ""
+    return result
+
+
+def _install_steps() -> list[str]:
+    instructions = _instructions()
+    start = next(
+        i for i, (kind, text) in enumerate(instructions) if text.startswith(INSTALL_MARKER)
+    )
+    steps = []
+    for kind, text in instructions[start + 1 :]:
+        if kind != "RUN":
+            break
+        steps.append(text)
+    return steps
+
+
+def _copied_paths() -> list[tuple[str, str]]:
+    pairs = []
+    for kind, text in _instructions():
+        if kind == "COPY":
+            *sources, destination = shlex.split(text)
+            pairs += [(source, destination) for source in sources]
+    return pairs
+
+
+def test_the_dockerfile_has_the_shape_operators_rely_on() -> None:
+    instructions = dict(
+        (kind, text) for kind, text in _instructions() if kind in ("FROM", "USER", "ENTRYPOINT")
+    )
+    assert instructions["FROM"].startswith("python:3.11-slim")
+    assert instructions["USER"] not in ("root", "0")
+    # Exec form, so that SIGTERM reaches Python rather than a shell.
+    assert json.loads(instructions["ENTRYPOINT"]) == ["leadbridge"]
+    text = DOCKERFILE.read_text()
+    assert "LEADBRIDGE_CONFIG=/config/leadbridge.yaml" in text
+    assert 'VOLUME ["/data"]' in text
+    assert _install_steps(), f"no RUN lines after {INSTALL_MARKER!r}"
+
+
+def test_install_steps_work_in_a_fresh_venv_and_the_command_starts(tmp_path: Path) -> None:
+    context = tmp_path / "src"
+    context.mkdir()
+    for source, destination in _copied_paths():
+        target = context / destination if destination.endswith("/") else context
+        origin = REPO / source
+        if origin.is_dir():
+            shutil.copytree(
+                origin,
+                target,
+                dirs_exist_ok=True,
+                ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
+            )
+        else:
+            shutil.copy2(origin, target / origin.name if target == context else target)
+    venv = tmp_path / "venv"
+    env = {**os.environ, "VIRTUAL_ENV": str(venv), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env.pop("PYTHONPATH", None)
+    python_dir = str(Path(sys.executable).resolve().parent)
+    # `python` in the steps is the base interpreter, as in the image, not this test's venv.
+    env["PATH"] = python_dir + os.pathsep + "/usr/bin:/bin"
+    for step in _install_steps():
+        done = subprocess.run(
+            ["bash", "-c", step],
+            cwd=context,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert done.returncode == 0, f"{step}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+
+    started = subprocess.run(
+        [str(venv / "bin" / "leadbridge"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert started.returncode == 0, started.stderr
+    assert "run" in started.stdout
+    imported = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import leadbridge.runner, leadbridge.health"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert imported.returncode == 0, imported.stderr
+
+
+@pytest.fixture
+def health() -> Iterator[tuple[HealthState, HealthServer, list[datetime]]]:
+    now = [datetime.now(UTC)]
+    state = HealthState(interval_seconds=60, now=lambda: now[0])
+    server = HealthServer(state, "127.0.0.1", 0)
+    server.start()
+    yield state, server, now
+    server.stop()
+
+
+def _healthcheck_command() -> list[str]:
+    (text,) = [text for kind, text in _instructions() if kind == "HEALTHCHECK"]
+    command = json.loads(text[text.index("CMD") + 3 :].strip())
+    assert command[0] == "python"
+    return [sys.executable, *command[1:]]
+
+
+def test_the_healthcheck_command_follows_healthz(
+    health: tuple[HealthState, HealthServer, list[datetime]],
+) -> None:
+    state, server, now = health
+    env = {**os.environ, "LEADBRIDGE_SERVICE__HTTP_PORT": str(server.port)}
+
+    def check() -> int:
+        return subprocess.run(
+            _healthcheck_command(), env=env, capture_output=True, timeout=60
+        ).returncode
+
+    assert check() == 0
+    # Three intervals without a good poll: the same command must now report unhealthy.
+    now[0] += timedelta(minutes=3)
+    state.record_failure("monday: HTTP 500", 60)
+    assert check() != 0
