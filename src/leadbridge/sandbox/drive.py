@@ -174,6 +174,7 @@ class DriveApi:
                 for file in self.state.google.files.values()
                 if _in_corpus(file, corpora or "user", drive_id, all_drives) and predicate(file)
             ]
+        _order(matched, request.arg("orderBy") or "")
         page = matched[offset : offset + page_size]
         payload: dict[str, Any] = {
             "kind": "drive#fileList",
@@ -184,6 +185,18 @@ class DriveApi:
             payload["nextPageToken"] = str(offset + page_size)
         mask = parse_fields(request.arg("fields", DEFAULT_LIST_FIELDS) or DEFAULT_LIST_FIELDS)
         return Response.json(200, apply_fields(payload, mask))
+
+
+_ORDER_KEYS = ("createdTime", "modifiedTime", "name")
+
+
+def _order(files: list[dict[str, Any]], order_by: str) -> None:
+    """Sort in place by Drive's ``orderBy`` (``"createdTime"``, ``"name desc"``, …)."""
+    for term in reversed([t.strip() for t in order_by.split(",") if t.strip()]):
+        key, _, direction = term.partition(" ")
+        if key not in _ORDER_KEYS:
+            raise GoogleError(400, "invalid", f"Invalid orderBy key {key}", location="orderBy")
+        files.sort(key=lambda f: str(f[key]), reverse=direction.strip() == "desc")
 
 
 def _in_corpus(file: DriveFile, corpora: str, drive_id: str | None, all_drives: bool) -> bool:

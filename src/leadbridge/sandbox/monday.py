@@ -585,13 +585,27 @@ def _is_mutation(document: DocumentNode) -> bool:
     )
 
 
+#: Which field names a request when it asks for several: the one that does the work.
+_READ_RANK = (
+    "next_items_page",
+    "items_page",
+    "activity_logs",
+    "items",
+    "columns",
+    "boards",
+    "me",
+    "version",
+)
+
+
 def operations_of(document: DocumentNode) -> tuple[str, ...]:
     """Names for counters and fault rules: the main operation first, then the others.
 
-    ``boards { items_page }`` is named ``items_page`` (it is the poll), ``boards {
-    activity_logs }`` is ``activity_logs``; ``complexity`` only counts when alone.
+    A mutation is named by its mutation field; ``boards { items_page }`` is ``items_page``
+    (the poll) even beside ``me``; ``complexity`` only names a request that asks for nothing else.
     """
     names: list[str] = []
+    mutations: list[str] = []
     for definition in document.definitions:
         if not isinstance(definition, OperationDefinitionNode):
             continue
@@ -599,6 +613,8 @@ def operations_of(document: DocumentNode) -> tuple[str, ...]:
             if not isinstance(selection, FieldNode):
                 continue
             name = selection.name.value
+            if definition.operation == OperationType.MUTATION and name != "complexity":
+                mutations.append(name)
             if name == "boards" and selection.selection_set is not None:
                 nested = {
                     s.name.value
@@ -607,8 +623,9 @@ def operations_of(document: DocumentNode) -> tuple[str, ...]:
                 }
                 names.extend(n for n in ("items_page", "activity_logs", "columns") if n in nested)
             names.append(name)
-    main = [n for n in names if n != "complexity"] or names or ["unknown"]
-    return tuple(dict.fromkeys(main + names))
+    ranked = sorted((n for n in names if n in _READ_RANK), key=_READ_RANK.index)
+    ordered = [*mutations, *ranked, *names] or ["unknown"]
+    return tuple(dict.fromkeys(ordered))
 
 
 def _error(message: str, code: str, **data: Any) -> dict[str, Any]:
