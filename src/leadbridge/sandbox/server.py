@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import socket
+import sys
 import threading
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,7 +49,7 @@ class Sandbox:
         self.github = GitHubApi(self.state, lambda: self.url)
         self.control = ControlApi(self)
         self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         build_world(self.state)
 
@@ -64,12 +65,13 @@ class Sandbox:
         class Handler(_Handler):
             owner = sandbox
 
-        server = ThreadingHTTPServer((self.host, self.port), Handler)
-        server.daemon_threads = True
+        server = _Server((self.host, self.port), Handler)
         self._server = server
         self.port = server.server_address[1]
         self._stopping.clear()
-        self._thread = threading.Thread(target=server.serve_forever, name="sandbox", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, args=(0.05,), name="sandbox", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -129,9 +131,9 @@ class Sandbox:
             self.errors.append(traceback.format_exc())
             return Response.json(500, {"sandbox_error": traceback.format_exc(limit=1)})
 
-    def wait(self, seconds: float) -> None:
-        """Sleep for a latency fault, but wake up when the sandbox stops."""
-        self._stopping.wait(seconds)
+    def wait(self, seconds: float) -> bool:
+        """Sleep for a latency fault; False when the sandbox stopped meanwhile."""
+        return not self._stopping.wait(seconds)
 
 
 def fault_response(rule: FaultRule, api: str) -> Response:
@@ -213,6 +215,15 @@ def _monday_fault(rule: FaultRule, status: int, headers: dict[str, str]) -> Resp
     )
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (timeouts, dropped connections) is expected here."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     owner: Sandbox
     protocol_version = "HTTP/1.1"
@@ -268,8 +279,10 @@ class _Handler(BaseHTTPRequestHandler):
         if rule is None:
             self._send(sandbox.answer(call))
         elif rule.kind == "latency":
-            sandbox.wait(rule.seconds)
-            self._send(sandbox.answer(call))
+            if sandbox.wait(rule.seconds):
+                self._send(sandbox.answer(call))
+            else:
+                self._drop()
         elif rule.kind == "drop_connection":
             self._drop()
         elif rule.kind == "commit_then_drop":
