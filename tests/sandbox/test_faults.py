@@ -82,6 +82,13 @@ def test_monday_rate_limit_and_complexity_shapes(sandbox: Sandbox, monday: Monda
     assert sandbox.state.request_count("monday", "me") == 3
 
 
+def test_a_plain_429_on_monday_is_its_rate_limit_shape(sandbox: Sandbox, monday: Monday) -> None:
+    sandbox.faults.add("monday", "*", "status", status=429, retry_after=2)
+    response = monday.post(ME)
+    assert response.status_code == 429 and response.headers["Retry-After"] == "2"
+    assert response.json()["errors"][0]["extensions"]["code"] == "RATE_LIMIT_EXCEEDED"
+
+
 def test_github_secondary_rate_limit(sandbox: Sandbox, github: httpx.Client) -> None:
     sandbox.faults.add("github", "issues.create", "rate_limit", retry_after=1)
     response = github.post("/issues", json={"title": "x"})

@@ -108,6 +108,16 @@ def test_complexity_is_reported_and_spent(monday: Monday, board_id: str) -> None
     assert first["query"] > 0
     assert first["after"] == first["before"] - first["query"]
     assert second["before"] == first["after"]
+    assert 0 <= first["reset_in_x_seconds"] <= 60
+
+
+def test_the_complexity_budget_refills_after_a_minute(
+    sandbox: Sandbox, monday: Monday, board_id: str
+) -> None:
+    first = monday.data(ITEMS, {"board": [board_id], "limit": 1})["complexity"]
+    sandbox.state.clock.advance(61)
+    later = monday.data(ITEMS, {"board": [board_id], "limit": 1})["complexity"]
+    assert later["before"] == first["before"]
 
 
 @pytest.mark.parametrize("expire", ["control", "clock"])

@@ -12,7 +12,7 @@ import httpx
 
 SCRIPT = (
     "import sys; from pathlib import Path; from leadbridge.sandbox.serve import serve; "
-    "serve(port=0, config_dir=Path(sys.argv[1]))"
+    "sys.exit(serve(port=0, config_dir=Path(sys.argv[1])))"
 )
 
 

@@ -57,6 +57,9 @@ CURSOR_LIFETIME_SECONDS = 3600
 MAX_PAGE = 500
 #: What one field of a query costs against the per-minute complexity budget.
 FIELD_COST = 10
+#: A personal token's budget per window.
+COMPLEXITY_BUDGET = 10_000_000
+COMPLEXITY_WINDOW_SECONDS = 60
 
 
 @dataclass
@@ -66,6 +69,7 @@ class Execution:
     state: SandboxState
     cost: int
     before: int
+    reset_in_seconds: int
 
 
 class MondayApi:
@@ -163,10 +167,17 @@ class MondayApi:
     def _execute(
         self, document: DocumentNode, variables: dict[str, Any], headers: dict[str, str]
     ) -> Response:
-        budget = self.state.monday.complexity_budget
+        monday = self.state.monday
+        now = self.state.clock.now()
+        if now - monday.complexity_window_start >= COMPLEXITY_WINDOW_SECONDS:
+            # monday's budget is a window that starts with the first call and lasts a minute.
+            monday.complexity_window_start = now
+            monday.complexity_budget = COMPLEXITY_BUDGET
+        budget = monday.complexity_budget
         cost = FIELD_COST * _count_fields(document)
-        context = Execution(self.state, cost, budget)
-        self.state.monday.complexity_budget = max(0, budget - cost)
+        reset_in = int(monday.complexity_window_start + COMPLEXITY_WINDOW_SECONDS - now)
+        context = Execution(self.state, cost, budget, max(reset_in, 0))
+        monday.complexity_budget = max(0, budget - cost)
         result = execute(
             sandbox_schema(),
             document,
@@ -236,7 +247,7 @@ class Root:
             "before": context.before,
             "query": context.cost,
             "after": max(0, context.before - context.cost),
-            "reset_in_x_seconds": 60,
+            "reset_in_x_seconds": context.reset_in_seconds,
         }
 
     def version(self, info: Any) -> dict[str, str]:

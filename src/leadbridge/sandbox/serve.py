@@ -21,8 +21,9 @@ def serve(
     *,
     config_dir: Path | None = None,
     out: TextIO | None = None,
-) -> None:
-    """Serve until SIGINT/SIGTERM; with ``config_dir``, also write a configuration for it."""
+) -> int:
+    """Serve until SIGINT/SIGTERM, then return the exit status (0); with ``config_dir``, also
+    write a configuration for it."""
     out = out or sys.stdout
     stopped = threading.Event()
     sandbox = Sandbox(host, port, seed)
@@ -51,3 +52,4 @@ def serve(
     finally:
         sandbox.stop()
         print("leadbridge sandbox stopped", file=out)
+    return 0

@@ -165,7 +165,7 @@ def fault_response(rule: FaultRule, api: str) -> Response:
         }
         return google_error(status, reasons.get(status, "backendError"), "Backend Error", headers)
     if api == "github":
-        if kind == "rate_limit":
+        if kind == "rate_limit" or status == 429:
             message = (
                 "You have exceeded a secondary rate limit. "
                 "Please wait a few minutes before you try again."
@@ -194,7 +194,7 @@ def _monday_fault(rule: FaultRule, status: int, headers: dict[str, str]) -> Resp
             },
         }
         return Response.json(429, {"errors": [error]}, headers)
-    if rule.kind == "rate_limit":
+    if rule.kind == "rate_limit" or status == 429:
         headers.setdefault("Retry-After", str(wait))
         error = {
             "message": "Rate Limit Exceeded",

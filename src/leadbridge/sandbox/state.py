@@ -122,6 +122,8 @@ class MondayState:
     #: Idempotency-Key → (status, headers, body) of the first answer, replayed on retries.
     idempotent: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
     complexity_budget: int = 10_000_000
+    #: Clock time the current one-minute complexity window began (0: none begun yet).
+    complexity_window_start: float = 0.0
     token: str = "sandbox-monday-token"
 
 
