@@ -314,3 +314,34 @@ def test_requests_are_counted_by_the_field_that_does_the_work(
         "items_page": 1,
         "change_multiple_column_values": 1,
     }
+
+
+def test_single_column_mutations_items_and_updates(
+    sandbox: Sandbox, monday: Monday, board_id: str
+) -> None:
+    [item_id] = _leads(sandbox, 1)
+    simple = (
+        "mutation ($b: ID!, $i: ID!) { change_simple_column_value("
+        'board_id: $b, item_id: $i, column_id: "status_triage", value: "In Scope") { id } }'
+    )
+    monday.data(simple, {"b": board_id, "i": item_id})
+    typed = (
+        "mutation ($b: ID!, $i: ID!, $v: JSON!) { change_column_value("
+        'board_id: $b, item_id: $i, column_id: "link_folder", value: $v) { id } }'
+    )
+    monday.data(typed, {"b": board_id, "i": item_id, "v": json.dumps({"url": "https://f.example"})})
+    monday.data(
+        'mutation ($i: ID!) { create_update(item_id: $i, body: "n") { id } }', {"i": item_id}
+    )
+    data = monday.data(
+        "query ($i: [ID!]) { version { value } items(ids: $i) { name board { id } "
+        "updates { body creator_id } column_values(types: [status, link]) { id text } } }",
+        {"i": [item_id]},
+    )
+    [item] = data["items"]
+    assert item["board"]["id"] == board_id
+    assert item["updates"] == [{"body": "n", "creator_id": SERVICE_USER["id"]}]
+    texts = {value["id"]: value["text"] for value in item["column_values"]}
+    assert texts["status_triage"] == "In Scope"
+    assert texts["link_folder"] == "https://f.example - https://f.example"
+    assert data["version"]["value"] == "2026-07"
