@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import httplib2
 import pytest
+from fake_google import FakeGoogle
 
 from leadbridge.adapters.google.credentials import (
     DRIVE_SCOPE,
@@ -17,13 +17,6 @@ from leadbridge.adapters.google.drive import GoogleDrive
 from leadbridge.adapters.google.gmail import GmailMailer
 from leadbridge.sandbox.credentials import write_service_account_file
 from leadbridge.settings import GoogleSettings
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from fake_google import FakeGoogle
-
-ACCOUNT = "leadbridge@sandbox-project.iam.gserviceaccount.com"
-TOKEN = ({"status": "200"}, '{"access_token": "ya29.t", "expires_in": 3600}')
 
 
 @pytest.fixture(scope="session")

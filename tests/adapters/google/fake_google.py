@@ -21,6 +21,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import httplib2
 
+#: The client_email of the throwaway key the tests use (the sandbox's default).
+ACCOUNT = "leadbridge@sandbox-project.iam.gserviceaccount.com"
+#: A token endpoint answer, first in every HttpMockSequence: the real token exchange runs.
+TOKEN = ({"status": "200"}, '{"access_token": "ya29.t", "expires_in": 3600}')
 _LITERAL = r"'((?:\\.|[^'\\])*)'"
 
 

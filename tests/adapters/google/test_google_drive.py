@@ -5,11 +5,10 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
-from fake_google import FakeGoogle, google_error
+from fake_google import ACCOUNT, TOKEN, FakeGoogle, google_error
 from googleapiclient.http import HttpMockSequence
 from prometheus_client import REGISTRY
 
-from conftest import ACCOUNT, TOKEN
 from leadbridge.adapters.google.credentials import GoogleConnection
 from leadbridge.adapters.google.drive import (
     DOCUMENT,
