@@ -129,6 +129,9 @@ class GitHubSettings(Section):
     repository: str = "2i2c-org/pilot-hubs"
     labels: tuple[str, ...] = ("Hub",)
     timeout_seconds: float = 30.0
+    #: GitHub allows about 80 content-creating requests a minute; spacing writes keeps a burst
+    #: of signed contracts clear of its secondary rate limit. 0 disables the spacing.
+    seconds_between_writes: float = Field(1.0, ge=0)
 
 
 class RetrySettings(Section):
