@@ -267,7 +267,7 @@ class GoogleDrive:
                 f"{self._shared_drive_id}, so leadbridge would not find its own files again.",
                 f"set google.shared_drive_id to {drive_id}",
             )
-        return CheckFinding("google", what, True, f"{found.get('name', '')!r} is {wanted}")
+        return CheckFinding("google", what, True, f"{found.get('name', '')!r} is {_KINDS[kind]}")
 
     def _get(self, file_id: str, missing: str, *, extra_fields: str = "") -> dict[str, Any]:
         return self._call.repeatable(

@@ -116,6 +116,7 @@ class SmtpMailer:
             if settings.username:
                 password = settings.password.get_secret_value() if settings.password else ""
                 session.login(settings.username, password)
+            return session
         except smtplib.SMTPAuthenticationError:
             _close(session)
             raise PermanentError(
@@ -150,7 +151,6 @@ class SmtpMailer:
                 SERVICE,
                 f"cannot reach {settings.host}:{settings.port} ({type(error).__name__}: {error}).",
             ) from None
-        return session
 
 
 def _quit(session: smtplib.SMTP) -> None:
