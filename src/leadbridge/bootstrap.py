@@ -38,7 +38,7 @@ def build_adapters(settings: Settings) -> Adapters:
 
         drive = GoogleDrive.from_settings(settings)
     if settings.uses("email"):
-        from leadbridge.adapters.mail import build_mailer
+        from leadbridge.adapters.mail.factory import build_mailer
 
         mailer = build_mailer(settings)
     if settings.uses("hub_issue"):
