@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -32,7 +33,7 @@ def _quiet_logs(settings: Settings, level: int = logging.WARNING) -> None:
     """One-shot commands print their own summary; logs keep only what went wrong."""
     from leadbridge.logs import configure_logging, secret_values
 
-    configure_logging(secrets=secret_values(settings))
+    configure_logging(secrets=secret_values(settings), stream=sys.stderr)
     logging.getLogger().setLevel(level)
 
 
@@ -51,10 +52,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
         )
         return EXIT_CONFIG
     settings = _settings(args)
+    from leadbridge.bootstrap import build_sync_service
     from leadbridge.logs import configure_logging, secret_values
 
-    configure_logging(secrets=secret_values(settings))
-    from leadbridge.bootstrap import build_sync_service
+    configure_logging(secrets=secret_values(settings), stream=sys.stderr)
 
     lock = RunnerLock.for_url(settings.state.url)
     if not args.dry_run and not lock.acquire(args.wait):
@@ -305,6 +306,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BUSY
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) has gone; silence the final flush of stdout too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import quote, quote_plus
 
 import structlog
@@ -162,17 +162,23 @@ def _drop_internal_fields(logger: WrappedLogger, method: str, event: EventDict) 
     return event
 
 
-def configure_logging(*, json: bool | None = None, secrets: Iterable[str] = ()) -> None:
-    """Route every log line through redaction to stdout; JSON unless stdout is a terminal.
+def configure_logging(
+    *, json: bool | None = None, secrets: Iterable[str] = (), stream: TextIO | None = None
+) -> None:
+    """Route every log line through redaction to ``stream``; JSON unless it is a terminal.
+
+    The service logs to stdout (the container's log); one-shot commands pass stderr so that
+    their human summary on stdout stays readable and parseable.
 
     Call again with more secrets once the settings are known; the last call wins.
     """
-    as_json = json if json is not None else not sys.stdout.isatty()
+    stream = stream or sys.stdout
+    as_json = json if json is not None else not stream.isatty()
     redact = Redactor(secrets)
     renderer: Processor = (
         structlog.processors.JSONRenderer(sort_keys=False)
         if as_json
-        else structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -203,7 +209,7 @@ def configure_logging(*, json: bool | None = None, secrets: Iterable[str] = ()) 
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -239,6 +239,7 @@ def field_check(ctx: EffectContext) -> EffectOutcome:
     if not missing:
         return EffectOutcome(summary="", ref={"missing": []})
     warning = render(params.message, {"missing": ", ".join(missing)})
+    # Posted by the effect itself, whatever notes.post says: the warning is its whole purpose.
     ctx.ports.board.post_note(ctx.lead.item_id, f"leadbridge: {warning}")
     return EffectOutcome(summary="", ref={"missing": missing})
 
@@ -260,15 +261,17 @@ def done_links(ledger: Mapping[str, LedgerEntry]) -> dict[str, str]:
     return links
 
 
-def describe(spec: EffectSpec) -> str:
-    """Plain words for dry runs, notes and the status page."""
+def describe(spec: EffectSpec, context: Mapping[str, str] | None = None) -> str:
+    """Plain words for dry runs, notes and the status page, filled in for a lead if given."""
     params = spec.params
     if spec.kind == "drive_folder":
         return "create the lead folder"
     if spec.kind == "drive_copies":
         return "copy " + " and ".join(params.templates) + " into the lead folder"
     if spec.kind == "email":
-        return f"e-mail {', '.join(params.to + params.cc)} ({params.subject})"
+        fill = (lambda t: render(t, context)) if context is not None else (lambda t: t)
+        recipients = ", ".join(fill(t) for t in params.to + params.cc)
+        return f"e-mail {recipients}: {single_line(fill(params.subject))}"
     if spec.kind == "hub_issue":
         return "open the hub issue"
     if spec.kind == "field_check":

@@ -27,6 +27,7 @@ from leadbridge.domain.ledger import (
 from leadbridge.domain.model import Lead, Pipeline, rendered
 from leadbridge.domain.planning import dependency_order, plan_lead, required_effects
 from leadbridge.domain.ports import BoardState, StateStore
+from leadbridge.domain.render import template_context
 from leadbridge.service.effects import (
     HANDLERS,
     EffectContext,
@@ -268,8 +269,9 @@ class SyncService:
             if entry is not None and not entry.is_due(now):
                 continue
             if self.options.dry_run:
+                context = template_context(lead, done_links(entries), now.date())
                 report.actions.append(
-                    Action(lead.item_id, lead.name, name, "would run", describe(spec))
+                    Action(lead.item_id, lead.name, name, "would run", describe(spec, context))
                 )
                 entries[name] = replace(
                     entry or LedgerEntry(lead.item_id, name), state=EffectState.DONE
