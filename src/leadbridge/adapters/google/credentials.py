@@ -2,8 +2,9 @@
 
 Everything here is built offline: the discovery documents bundled with the client library are
 used (no discovery fetch at start-up) and the discovery cache is off (it only logs noise). The
-transport carries the explicit timeout, because google-auth-httplib2 refuses per-request
-timeouts, and the token request shares it, so no call to Google can hang a cycle.
+transport (``transport.HttpxHttp``) carries the explicit timeout, because google-auth-httplib2
+refuses per-request timeouts, and the token request shares it, so no call to Google can hang
+a cycle.
 
 ``api_base_url`` and ``token_uri`` let a local emulator stand in for Google: the first replaces
 every API root, the second the token endpoint written in the key file.
@@ -27,6 +28,7 @@ from leadbridge.domain.errors import PermanentError
 from leadbridge.settings import GoogleSettings
 
 from .errors import translate
+from .transport import HttpxHttp
 
 DRIVE_SCOPE = "https://www.googleapis.com/auth/drive"
 #: ``gmail.send`` to send; ``gmail.readonly`` to search sent mail for a Message-ID and to
@@ -91,11 +93,12 @@ def _read_key_file(path: Path, fix: str) -> dict[str, Any]:
 class GoogleConnection:
     """Credentials plus the raw transport; every client built from it shares both.
 
-    Not thread-safe (httplib2 is not): one connection per thread.
+    Not thread-safe: one connection per thread.
     """
 
     credentials: service_account.Credentials
-    transport: httplib2.Http
+    #: ``HttpxHttp`` in service; tests pass httplib2's ``HttpMockSequence``.
+    transport: HttpxHttp | httplib2.Http
     api_base_url: str | None = None
     #: The delegated user the credentials act as, if any.
     subject: str | None = None
@@ -105,7 +108,7 @@ class GoogleConnection:
         cls, google: GoogleSettings, scopes: Sequence[str], *, subject: str | None
     ) -> GoogleConnection:
         credentials = load_credentials(google, scopes, subject=subject)
-        transport = httplib2.Http(timeout=google.timeout_seconds)
+        transport = HttpxHttp(google.timeout_seconds)
         return cls(credentials, transport, google.api_base_url, subject)
 
     @property
