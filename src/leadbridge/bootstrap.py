@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from leadbridge.adapters.store.sql import SqlStateStore
+from leadbridge.domain.errors import ExternalError
 from leadbridge.domain.ledger import RetryPolicy
-from leadbridge.domain.ports import Board, Drive, IssueTracker, LiveCheck, Mailer
+from leadbridge.domain.ports import Board, CheckFinding, Drive, IssueTracker, LiveCheck, Mailer
 from leadbridge.service.effects import Environment, Ports
 from leadbridge.service.sync import SyncOptions, SyncService
 from leadbridge.settings import DriveFolderEffect, Settings
@@ -25,27 +27,64 @@ class Adapters:
     mailer: Mailer | None
     issues: IssueTracker | None
 
-    def live_checks(self) -> list[LiveCheck]:
-        return [a for a in (self.board, self.drive, self.mailer, self.issues) if a is not None]  # type: ignore[misc]
+
+def _board(settings: Settings) -> Board:
+    from leadbridge.adapters.monday.board import MondayBoard
+
+    return MondayBoard.from_settings(settings)
+
+
+def _drive(settings: Settings) -> Drive | None:
+    if not (settings.uses("drive_folder") or settings.uses("drive_copies")):
+        return None
+    from leadbridge.adapters.google.drive import GoogleDrive
+
+    return GoogleDrive.from_settings(settings)
+
+
+def _mailer(settings: Settings) -> Mailer | None:
+    if not settings.uses("email"):
+        return None
+    from leadbridge.adapters.mail.factory import build_mailer
+
+    return build_mailer(settings)
+
+
+def _issues(settings: Settings) -> IssueTracker | None:
+    if not settings.uses("hub_issue"):
+        return None
+    from leadbridge.adapters.github.issues import GitHubIssues
+
+    return GitHubIssues.from_settings(settings)
+
+
+_BUILDERS: tuple[tuple[str, Callable[[Settings], Any]], ...] = (
+    ("monday", _board),
+    ("google", _drive),
+    ("mail", _mailer),
+    ("github", _issues),
+)
 
 
 def build_adapters(settings: Settings) -> Adapters:
-    from leadbridge.adapters.monday.board import MondayBoard
+    board, drive, mailer, issues = (build(settings) for _, build in _BUILDERS)
+    return Adapters(board, drive, mailer, issues)
 
-    drive = mailer = issues = None
-    if settings.uses("drive_folder") or settings.uses("drive_copies"):
-        from leadbridge.adapters.google.drive import GoogleDrive
 
-        drive = GoogleDrive.from_settings(settings)
-    if settings.uses("email"):
-        from leadbridge.adapters.mail.factory import build_mailer
-
-        mailer = build_mailer(settings)
-    if settings.uses("hub_issue"):
-        from leadbridge.adapters.github.issues import GitHubIssues
-
-        issues = GitHubIssues.from_settings(settings)
-    return Adapters(MondayBoard.from_settings(settings), drive, mailer, issues)
+def live_checks(settings: Settings) -> list[CheckFinding]:
+    """Every adapter's own check; one that cannot even be built is one failed finding."""
+    findings: list[CheckFinding] = []
+    for service, build in _BUILDERS:
+        try:
+            adapter: LiveCheck | None = build(settings)
+        except ExternalError as error:
+            findings.append(
+                CheckFinding(service, "set up the client", False, error.message, error.fix)
+            )
+            continue
+        if adapter is not None:
+            findings.extend(adapter.check())
+    return findings
 
 
 def environment(settings: Settings) -> Environment:

@@ -163,15 +163,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"✓ configuration: valid ({len(settings.effects)} effects, {len(settings.rules)} rules)")
     if args.offline:
         return EXIT_OK
-    from leadbridge.bootstrap import build_adapters
-    from leadbridge.domain.ports import CheckFinding
+    from leadbridge.bootstrap import live_checks
 
-    try:
-        findings = [
-            f for adapter in build_adapters(settings).live_checks() for f in adapter.check()
-        ]
-    except Exception as error:
-        findings = [CheckFinding("leadbridge", "build the service clients", False, str(error))]
+    findings = live_checks(settings)
     for finding in findings:
         mark = "✓" if finding.ok else "✗"
         detail = f": {finding.detail}" if finding.detail else ""
