@@ -282,7 +282,10 @@ def _assert_all_done_once(sandbox: Sandbox, config: SandboxConfig, items: list[s
 
 
 def _all_created(sandbox: Sandbox, items: list[str]) -> bool:
-    return _created(sandbox) == _expected(items)
+    """Every owed effect exists at least once: the point to wait for, so that a duplicate
+    then fails the exact count at once, showing itself, instead of timing out the wait."""
+    created, expected = _created(sandbox), _expected(items)
+    return all(created[kind][key] >= 1 for kind in expected for key in expected[kind])
 
 
 # ---------------------------------------------------------------- 1. SIGTERM mid-effect
@@ -382,6 +385,7 @@ def test_metrics_after_known_cycles_match_what_the_sandbox_shows(
     _move(sandbox, items)
     _until(lambda: _all_created(sandbox, items), "every effect out there", service)
     done = len(items) * len(EFFECTS)
+    assert _created(sandbox) == _expected(items)
     service.wait_event("effect_done", count=done)
     # One whole cycle after the last effect: every gauge it sets has been set since.
     finished = len(service.named("cycle_finished"))
@@ -551,6 +555,7 @@ def test_tokens_from_env_echoed_in_http_errors_never_reach_stdout_or_stderr(
     )
     _move(sandbox, items)
     _until(lambda: _all_created(sandbox, items), "every effect after the faults", service)
+    assert _created(sandbox) == _expected(items)
     _, health = service.health()
     service.process.send_signal(signal.SIGTERM)
     assert service.finish() == 0, service.output()
