@@ -48,7 +48,13 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # A database that does not answer must fail the cycle, not hang it; statements are
+    # bounded too, so a lock held by a stuck session cannot stall the scheduler.
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": 10, "options": "-c statement_timeout=60000"},
+    )
 
 
 class SqlStateStore:
