@@ -1,0 +1,212 @@
+"""How leadbridge's cost grows with the board: monday calls and complexity, CPU and memory.
+
+For boards of 100, 1,000 and 10,000 leads in the sandbox, one ``leadbridge sync --once``
+subprocess each for: the first full read (which adopts what the leads' statuses imply), a
+quiet poll (nothing changed since) and a later full reconcile. monday requests and complexity
+come from the run leadbridge records, cross-checked against the sandbox's request counter;
+CPU seconds (user + system) and peak memory (max RSS) are the child's own, from ``wait4``.
+
+    python benchmarks/run.py [--sizes 100 1000 10000]
+
+Not part of the test suite: figures depend on the machine. Prints a table, then the same as
+markdown for the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from leadbridge.sandbox import Sandbox, write_sandbox_config
+from leadbridge.sandbox.state import MondayItem
+from leadbridge.sandbox.world import default_columns
+
+SIZES = (100, 1_000, 10_000)
+#: Seeded leads are this old, so a quiet poll's look-back (watermark skew) finds none of them.
+AGE = timedelta(days=2)
+CASES = ("first full read", "quiet poll", "full reconcile")
+
+
+@dataclass(frozen=True)
+class Measure:
+    leads: int
+    case: str
+    items_read: int
+    requests: int
+    complexity: int
+    sandbox_requests: int
+    wall_seconds: float
+    cpu_seconds: float
+    max_rss_mb: float
+
+
+def seed(sandbox: Sandbox, count: int, rng: random.Random) -> None:
+    """Write ``count`` leads straight into the sandbox's board: fast, and with no activity
+    log, as if they had been there for days."""
+    columns = default_columns()
+    board = sandbox.state.board()
+    newest = datetime.now(UTC) - AGE
+    label_ids = {
+        name: {text: index for index, text in board.columns[columns[name].id].labels.items()}
+        for name in ("triage_status", "negotiation_status", "hub_status")
+    }
+    with sandbox.state.lock:
+        for number in range(count):
+            values: dict[str, object] = {
+                columns["organization"].id: f"Organization {number}",
+                columns["contact_name"].id: f"Contact {number}",
+                columns["contact_email"].id: {
+                    "email": f"contact{number}@lead.example",
+                    "text": f"contact{number}@lead.example",
+                },
+                columns["community"].id: {"text": "A community of researchers. " * 4},
+            }
+            triage = rng.choice([None, *label_ids["triage_status"]])
+            if triage:
+                values[columns["triage_status"].id] = {"index": label_ids["triage_status"][triage]}
+            if triage == "In Scope" and rng.random() < 0.6:
+                negotiation = rng.choice(list(label_ids["negotiation_status"]))
+                values[columns["negotiation_status"].id] = {
+                    "index": label_ids["negotiation_status"][negotiation]
+                }
+            item_id = str(1_900_000_000 + number)
+            # One lead edited every ten minutes, going back in time: distinct stamps, as on
+            # a real board, so the quiet poll's look-back finds only the newest.
+            stamp = (newest - timedelta(minutes=10 * number)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            board.items[item_id] = MondayItem(
+                id=item_id, name=f"Lead {number}", created_at=stamp, updated_at=stamp, values=values
+            )
+
+
+def run_once(command: list[str], env: dict[str, str], log: Path) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and max RSS in MB of one child process.
+
+    Output goes to a file, not a pipe: the child's report of 10,000 leads would fill a pipe
+    that nobody reads while this process waits for it.
+    """
+    started = time.monotonic()
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
+    wall = time.monotonic() - started
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        tail = log.read_text(encoding="utf-8", errors="replace")[-2000:]
+        raise RuntimeError(f"{' '.join(command[-2:])} exited {code}: {tail}")
+    # Linux reports ru_maxrss in kilobytes.
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def measure(count: int, workdir: Path, seed_value: int) -> list[Measure]:
+    results = []
+    with Sandbox(seed=seed_value) as sandbox:
+        seed(sandbox, count, random.Random(seed_value))
+        directory = workdir / f"board-{count}"
+        config = write_sandbox_config(sandbox, directory, notes={"post": "none"})
+        database = directory / "leadbridge.db"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LEADBRIDGE_")}
+        env["LEADBRIDGE_SECRETS_DIR"] = str(config.secrets_dir)
+        base = [sys.executable, "-m", "leadbridge", "--config", str(config.path)]
+        for case in CASES:
+            if case == "full reconcile":
+                # As if the last full read were more than full_reconcile_minutes ago.
+                with sqlite3.connect(database) as connection:
+                    connection.execute("UPDATE board_state SET last_full_read_at = NULL")
+            before = sandbox.state.request_count("monday")
+            log = directory / f"{case.replace(' ', '-')}.log"
+            wall, cpu, rss = run_once([*base, "sync", "--once"], env, log)
+            counted = sandbox.state.request_count("monday") - before
+            status = subprocess.run(
+                [*base, "status", "--json"], env=env, capture_output=True, text=True, check=True
+            )
+            last = json.loads(status.stdout)["runs"][0]
+            results.append(
+                Measure(
+                    count,
+                    case,
+                    last["items_read"],
+                    last["requests"],
+                    last["complexity"],
+                    counted,
+                    wall,
+                    cpu,
+                    rss,
+                )
+            )
+    return results
+
+
+HEADERS = (
+    "leads",
+    "cycle",
+    "items read",
+    "monday requests",
+    "complexity",
+    "wall s",
+    "CPU s (user+sys)",
+    "max RSS MB",
+)
+
+
+def rows(measures: list[Measure]) -> list[tuple[str, ...]]:
+    return [
+        (
+            f"{m.leads:,}",
+            m.case,
+            f"{m.items_read:,}",
+            str(m.requests)
+            if m.requests == m.sandbox_requests
+            else f"{m.requests} (sandbox {m.sandbox_requests})",
+            f"{m.complexity:,}",
+            f"{m.wall_seconds:.2f}",
+            f"{m.cpu_seconds:.2f}",
+            f"{m.max_rss_mb:.0f}",
+        )
+        for m in measures
+    ]
+
+
+def plain_table(table: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in [HEADERS, *table]) for i in range(len(HEADERS))]
+    line = lambda row: "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))  # noqa: E731
+    return "\n".join([line(HEADERS), line(tuple("-" * w for w in widths)), *map(line, table)])
+
+
+def markdown_table(table: list[tuple[str, ...]]) -> str:
+    numeric = [False, False, True, True, True, True, True, True]
+    lines = ["| " + " | ".join(HEADERS) + " |"]
+    lines.append("|" + "|".join("---:" if n else "---" for n in numeric) + "|")
+    lines += ["| " + " | ".join(row) + " |" for row in table]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    measures = []
+    with tempfile.TemporaryDirectory(prefix="leadbridge-bench-") as workdir:
+        for count in args.sizes:
+            started = time.monotonic()
+            measures += measure(count, Path(workdir), args.seed)
+            print(f"measured {count:,} leads in {time.monotonic() - started:.1f}s", file=sys.stderr)
+    table = rows(measures)
+    print(plain_table(table))
+    print()
+    print(markdown_table(table))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
