@@ -80,14 +80,16 @@ class Leadbridge:
             self.command(*args), env=self.env(), capture_output=True, text=True, timeout=timeout
         )
 
-    def start(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            self.command(*args),
-            env=self.env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+    def start(self, *args: str, log: Path) -> subprocess.Popen[bytes]:
+        """Start a command in the background, its output into ``log``.
+
+        Not a pipe: a child whose pipe nobody reads stalls once it is full, and a test that
+        kills the child must find it working, not blocked on a write.
+        """
+        with log.open("wb") as output:
+            return subprocess.Popen(
+                self.command(*args), env=self.env(), stdout=output, stderr=subprocess.STDOUT
+            )
 
     def sync(self, *extra: str) -> subprocess.CompletedProcess[str]:
         """One cycle that must read the board (exit 0)."""

@@ -84,20 +84,20 @@ def test_sigkill_at_random_points_then_restart_acts_exactly_once(
     rng = random.Random(SEED)
     started = time.monotonic()
     killed_running, interrupted_effects, delays = 0, 0, []
-    for _ in range(KILLS):
+    for kill in range(KILLS):
         for item in rng.sample(sorted(steps), 6):
             steps[item] = min(steps[item] + rng.choice([1, 1, 2, 3]), len(PATH) - 1)
             set_values(sandbox.state, item, by_column_id(PATH[steps[item]]))
             advance(progress[item], PATH[steps[item]])
         delay = rng.uniform(0, MAX_DELAY_SECONDS)
         delays.append(delay)
-        process = app.start("sync", "--once", "--backfill")
+        process = app.start("sync", "--once", "--backfill", log=app.directory / f"{kill}.log")
         try:
             process.wait(timeout=delay)
         except subprocess.TimeoutExpired:
             killed_running += 1
             process.send_signal(signal.SIGKILL)
-        process.communicate(timeout=60)
+        process.wait(timeout=60)
         running = [k for k, s in ledger_states(app.status()).items() if s == "running"]
         interrupted_effects += len(running)
     sandbox.faults.clear()

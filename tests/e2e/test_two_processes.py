@@ -50,9 +50,9 @@ def test_two_processes_on_one_database_act_once(
         sandbox.faults.add(api, "*", "latency", seconds=0.02, probability=1.0)
     extra = ("--wait", wait) if wait else ()
     started = time.monotonic()
-    processes = [app.start("sync", "--once", "--backfill", *extra) for _ in range(2)]
-    results = [p.communicate(timeout=240) for p in processes]
-    exits = sorted(p.returncode for p in processes)
+    logs = [app.directory / f"sync-{n}.log" for n in range(2)]
+    processes = [app.start("sync", "--once", "--backfill", *extra, log=log) for log in logs]
+    exits = sorted(p.wait(timeout=240) for p in processes)
     seconds = time.monotonic() - started
     sandbox.faults.clear()
     print(f"\nexits {exits} after {seconds:.1f}s; {counts(assert_exactly_once(sandbox, progress))}")
@@ -61,7 +61,9 @@ def test_two_processes_on_one_database_act_once(
     else:
         assert exits in ([0, 0], [0, 3])
         turned_away = [
-            err for p, (_, err) in zip(processes, results, strict=True) if p.returncode == 3
+            log.read_text(encoding="utf-8")
+            for process, log in zip(processes, logs, strict=True)
+            if process.returncode == 3
         ]
-        assert all("another leadbridge process" in err for err in turned_away)
+        assert all("another leadbridge process" in text for text in turned_away)
     assert_nothing_parked(app.status())
