@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -29,12 +27,12 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from leadbridge.adapters.google.drive import EFFECT_KEY, ITEM_KEY
 from leadbridge.adapters.store.schema import metadata
 from leadbridge.adapters.store.sql import make_engine
 from leadbridge.sandbox import DEMO_LEADS, Sandbox, SandboxConfig, SeedLead, seed_board
 from leadbridge.sandbox import set_values as sandbox_set_values
 from leadbridge.sandbox.world import default_columns
+from tests.e2e.support import Observed, observe
 from tests.service_runtime.support import PATIENCE, get, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -57,10 +55,6 @@ EFFECTS = (
     "hub_issue",
 )
 EMAILS = ("notify_icsi_quote_sent", "notify_icsi_contract", "request_invoice")
-#: Drive tags one lead's folder and its two template copies carry.
-DRIVE_TAGS = ("lead_folder", "quote_copies:pricing_sheet", "quote_copies:price_quote")
-MESSAGE_ID = re.compile(r"^<leadbridge\.(\d+)\.([a-z_]+)@")
-MARKER = re.compile(r"<!-- leadbridge:item=(\d+) -->")
 
 
 # ---------------------------------------------------------------- the service as a process
@@ -245,47 +239,25 @@ def _config(sandbox: Sandbox, directory: Path, **overrides: Any) -> SandboxConfi
     )
 
 
-def _created(sandbox: Sandbox) -> dict[str, Counter[tuple[str, str]]]:
-    """What exists in the sandbox, keyed by (item, what): Drive tag, e-mail effect, issue."""
-    snapshot = sandbox.state.snapshot()
-    files: Counter[tuple[str, str]] = Counter(
-        (f["appProperties"][ITEM_KEY], f["appProperties"][EFFECT_KEY])
-        for f in snapshot["drive"]["files"]
-        if EFFECT_KEY in f["appProperties"] and not f["trashed"]
-    )
-    mails: Counter[tuple[str, str]] = Counter()
-    for message in snapshot["gmail"]["messages"]:
-        match = MESSAGE_ID.match(message["message_id"])
-        assert match, f"an e-mail without leadbridge's Message-ID: {message['message_id']!r}"
-        mails[(match.group(1), match.group(2))] += 1
-    issues: Counter[tuple[str, str]] = Counter()
-    for repo in snapshot["github"]["repos"]:
-        for issue in repo["issues"]:
-            marker = MARKER.search(issue["body"] or "")
-            if marker:
-                issues[(marker.group(1), "hub_issue")] += 1
-    return {"files": files, "mails": mails, "issues": issues}
-
-
-def _expected(items: list[str]) -> dict[str, Counter[tuple[str, str]]]:
-    return {
-        "files": Counter({(i, tag): 1 for i in items for tag in DRIVE_TAGS}),
-        "mails": Counter({(i, effect): 1 for i in items for effect in EMAILS}),
-        "issues": Counter({(i, "hub_issue"): 1 for i in items}),
-    }
+def _assert_exactly_once(sandbox: Sandbox, items: list[str]) -> Observed:
+    """Each owed effect exists exactly once out there, and nothing else does."""
+    observed = observe(sandbox)
+    assert observed.duplicates() == []
+    assert observed.effects() == {item: set(EFFECTS) for item in items}
+    return observed
 
 
 def _assert_all_done_once(sandbox: Sandbox, config: SandboxConfig, items: list[str]) -> None:
     """Each owed effect exists exactly once out there, and the ledger calls each one done."""
-    assert _created(sandbox) == _expected(items)
+    _assert_exactly_once(sandbox, items)
     assert _ledger(config) == {(i, effect): "done" for i in items for effect in EFFECTS}
 
 
 def _all_created(sandbox: Sandbox, items: list[str]) -> bool:
     """Every owed effect exists at least once: the point to wait for, so that a duplicate
     then fails the exact count at once, showing itself, instead of timing out the wait."""
-    created, expected = _created(sandbox), _expected(items)
-    return all(created[kind][key] >= 1 for kind in expected for key in expected[kind])
+    seen = observe(sandbox).effects()
+    return all(seen.get(item, set()) >= set(EFFECTS) for item in items)
 
 
 # ---------------------------------------------------------------- 1. SIGTERM mid-effect
@@ -385,7 +357,7 @@ def test_metrics_after_known_cycles_match_what_the_sandbox_shows(
     _move(sandbox, items)
     _until(lambda: _all_created(sandbox, items), "every effect out there", service)
     done = len(items) * len(EFFECTS)
-    assert _created(sandbox) == _expected(items)
+    _assert_exactly_once(sandbox, items)
     service.wait_event("effect_done", count=done)
     # One whole cycle after the last effect: every gauge it sets has been set since.
     finished = len(service.named("cycle_finished"))
@@ -414,17 +386,14 @@ def test_metrics_after_known_cycles_match_what_the_sandbox_shows(
     assert value("leadbridge_transitions_total", column="triage_status") == len(items)
     assert value("leadbridge_transitions_total", column="negotiation_status") == len(items)
     assert value("leadbridge_transitions_total", column="hub_status") == 0
-    created = _created(sandbox)
-    folders = sum(n for (_, tag), n in created["files"].items() if tag == "lead_folder")
-    copies = sum(n for (_, tag), n in created["files"].items() if tag.startswith("quote_copies"))
+    created = observe(sandbox)
+    folders, copies = sum(created.folders.values()), sum(created.copies.values())
     assert value("leadbridge_effects_total", kind="drive_folder", outcome="done") == folders
     assert value("leadbridge_effects_total", kind="drive_copies", outcome="done") * 2 == copies
-    assert value("leadbridge_effects_total", kind="email", outcome="done") == sum(
-        created["mails"].values()
-    )
-    assert value("leadbridge_effects_total", kind="hub_issue", outcome="done") == sum(
-        created["issues"].values()
-    )
+    mails = sum(created.mails.values())
+    assert value("leadbridge_effects_total", kind="email", outcome="done") == mails
+    issues = sum(created.issues.values())
+    assert value("leadbridge_effects_total", kind="hub_issue", outcome="done") == issues
     assert sum(v for (name, _), v in metrics.items() if name == "leadbridge_effects_total") == done
     assert value("leadbridge_parked_effects") == 0
     assert _ledger(config) == {(i, effect): "done" for i in items for effect in EFFECTS}
@@ -555,7 +524,7 @@ def test_tokens_from_env_echoed_in_http_errors_never_reach_stdout_or_stderr(
     )
     _move(sandbox, items)
     _until(lambda: _all_created(sandbox, items), "every effect after the faults", service)
-    assert _created(sandbox) == _expected(items)
+    _assert_exactly_once(sandbox, items)
     _, health = service.health()
     service.process.send_signal(signal.SIGTERM)
     assert service.finish() == 0, service.output()
