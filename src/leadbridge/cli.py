@@ -20,13 +20,30 @@ from sqlalchemy.engine import make_url
 from leadbridge.adapters.store.lock import LockHeld, RunnerLock
 from leadbridge.adapters.store.schema import SchemaTooNew
 from leadbridge.adapters.store.sql import BoardMismatch
-from leadbridge.settings import ConfigError, Settings, load_settings
+from leadbridge.domain.errors import ExternalError
+from leadbridge.settings import CONFIG_ENV, ConfigError, Settings, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY = 0, 1, 2, 3
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.config)
+    path = args.config or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
+    if path is None:
+        raise ConfigError(
+            [
+                f"no configuration file. Fix: pass --config PATH or set {CONFIG_ENV}; "
+                "config/leadbridge.example.yaml documents every key (or try: leadbridge demo)"
+            ]
+        )
+    settings = load_settings(path)
+    if not settings.rules:
+        raise ConfigError(
+            [
+                f"{path}: rules: none configured, so there is nothing to do. Fix: add rules and "
+                "effects (see config/leadbridge.example.yaml)"
+            ]
+        )
+    return settings
 
 
 def _quiet_logs(settings: Settings, level: int = logging.WARNING) -> None:
@@ -298,6 +315,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LockHeld as error:
         print(f"leadbridge: {error}", file=sys.stderr)
         return EXIT_BUSY
+    except ExternalError as error:
+        # A client that cannot even be set up (a key file gone, a token revoked at start).
+        print(f"leadbridge: {error.describe()}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -153,3 +153,25 @@ def test_real_process_exits_2_without_traceback(tmp_path, secrets_dir) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "the needs form a cycle" in result.stderr
+
+
+def test_no_configuration_file_is_a_clear_error(monkeypatch, capsys) -> None:
+    monkeypatch.delenv("LEADBRIDGE_CONFIG", raising=False)
+    code = main(["sync", "--once"])
+    output = capsys.readouterr().err
+    assert code == 2
+    assert "no configuration file" in output and "--config" in output
+
+
+def test_a_client_that_cannot_be_set_up_is_reported_without_traceback(
+    tmp_path, secrets_dir, monkeypatch, capsys
+) -> None:
+    data = _example()
+    data["state"]["url"] = f"sqlite:///{tmp_path / 'state.db'}"
+    data["google"]["service_account_file"] = str(tmp_path / "no-such-key.json")
+    monkeypatch.setenv("LEADBRIDGE_SECRETS_DIR", str(secrets_dir))
+    code = main(["--config", str(_write(tmp_path, data)), "sync", "--once"])
+    output = capsys.readouterr().err
+    assert code == 1
+    assert "no-such-key.json" in output
+    assert "Traceback" not in output
