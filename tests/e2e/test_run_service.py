@@ -321,8 +321,12 @@ def test_healthz_turns_503_with_a_reason_while_monday_fails_and_200_once_it_reco
     polled_before = datetime.fromisoformat(body["last_successful_poll"])
 
     outage = sandbox.faults.add("monday", "*", "status", status=500, probability=1.0)
+    # The failing cycle itself retries monday for a few seconds, so /healthz may turn 503
+    # (no success for three 1 s intervals) before that cycle has recorded its error.
     status, body = _until(
-        lambda: (health := service.health())[0] == 503 and health, "/healthz to turn 503", service
+        lambda: (health := service.health())[0] == 503 and "last_error" in health[1] and health,
+        "/healthz to turn 503 with the failed poll's error",
+        service,
     )
     assert outage.fired > 0
     assert body["status"] == "failing"
