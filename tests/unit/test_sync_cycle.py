@@ -307,3 +307,29 @@ def test_hub_issue_states_are_read_back_on_full_reconcile(h: Harness) -> None:
     h.advance(3 * 3600)
     h.cycle()
     assert h.entry("60", "hub_issue").ref["state"] == "closed"
+
+
+def test_a_first_run_stopped_half_way_still_adopts_the_rest_next_time(
+    example_settings, store
+) -> None:
+    import threading
+
+    h = Harness(example_settings, store)
+    for item in ("70", "71", "72"):
+        h.board.put(lead(item, triage_status="Questionnaire Received"))
+    stop = threading.Event()
+    service = h.service()
+    original = service._reconcile_lead
+
+    def stop_after_first(lead_, *args):
+        original(lead_, *args)
+        stop.set()
+
+    service._reconcile_lead = stop_after_first  # type: ignore[method-assign]
+    report = service.run_cycle(stop=stop)
+    assert report.interrupted and report.adopted == 1
+    h.cycle()
+    assert {i: h.states(i)["lead_folder"] for i in ("70", "71", "72")} == dict.fromkeys(
+        ("70", "71", "72"), EffectState.ADOPTED
+    )
+    assert h.drive.created() == []

@@ -169,14 +169,14 @@ class SyncService:
                 leads = {lead.item_id: lead for lead in read.items}
         else:
             self.store.save_snapshots(read.items, complete=read.complete)
-            self.store.save_board_state(
-                BoardState(
-                    self.board_id,
-                    first_cycle_at=state.first_cycle_at if state else now,
-                    watermark=read.watermark or (state.watermark if state else None),
-                    last_full_read_at=now if full else (state.last_full_read_at if state else None),
-                )
+            board = BoardState(
+                self.board_id,
+                first_cycle_at=state.first_cycle_at if state else now,
+                watermark=read.watermark or (state.watermark if state else None),
+                last_full_read_at=now if full else (state.last_full_read_at if state else None),
             )
+            if not first:
+                self.store.save_board_state(board)
             leads = self.store.snapshots()
         ledger: dict[str, dict[str, LedgerEntry]] = {}
         for entry in self.store.ledger():
@@ -190,6 +190,10 @@ class SyncService:
             self._reconcile_lead(
                 leads[item_id], ledger.setdefault(item_id, {}), adopting, report, stop, deadline
             )
+        if first and not self.options.dry_run and not report.interrupted:
+            # Only a first cycle that met every lead ends the first run: if it stopped half
+            # way, the next one adopts the rest instead of acting on last year's leads.
+            self.store.save_board_state(board)
         if full and not self.options.dry_run:
             self._refresh_issue_states(ledger)
         telemetry.PARKED.set(
