@@ -333,3 +333,27 @@ def test_a_first_run_stopped_half_way_still_adopts_the_rest_next_time(
         ("70", "71", "72"), EffectState.ADOPTED
     )
     assert h.drive.created() == []
+
+
+def test_a_backfill_cut_short_is_finished_by_the_next_plain_cycle(example_settings, store) -> None:
+    """The backfill started an effect and died; the next cycle finishes it, adopts nothing."""
+    h = Harness(example_settings, store)
+    h.board.put(
+        lead("80", triage_status="Questionnaire Received", negotiation_status="Create Quote")
+    )
+    service = h.service(backfill=True)
+    original = service._execute
+
+    def die_in_copies(lead_, entry, entries, report, notes):
+        if entry.effect != "quote_copies":
+            return original(lead_, entry, entries, report, notes)
+        h.store.save_entry(entry.start(h.now), entry)  # RUNNING, then the process dies
+        raise SystemExit
+
+    service._execute = die_in_copies  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        service.run_cycle()
+    h.cycle()
+    assert h.states("80")["quote_copies"] is EffectState.DONE
+    assert h.states("80")["lead_folder"] is EffectState.DONE
+    assert EffectState.ADOPTED not in set(h.states("80").values())

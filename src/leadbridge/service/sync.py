@@ -175,7 +175,9 @@ class SyncService:
                 watermark=read.watermark or (state.watermark if state else None),
                 last_full_read_at=now if full else (state.last_full_read_at if state else None),
             )
-            if not first:
+            if not first or self.options.backfill:
+                # A backfill acts from its first effect on, so the board counts as met at
+                # once; an adopting first cycle is recorded only when it has met every lead.
                 self.store.save_board_state(board)
             leads = self.store.snapshots()
         ledger: dict[str, dict[str, LedgerEntry]] = {}
@@ -190,7 +192,7 @@ class SyncService:
             self._reconcile_lead(
                 leads[item_id], ledger.setdefault(item_id, {}), adopting, report, stop, deadline
             )
-        if first and not self.options.dry_run and not report.interrupted:
+        if adopting and not self.options.dry_run and not report.interrupted:
             # Only a first cycle that met every lead ends the first run: if it stopped half
             # way, the next one adopts the rest instead of acting on last year's leads.
             self.store.save_board_state(board)
@@ -244,7 +246,9 @@ class SyncService:
             name = planned.effect
             spec = self.pipeline.effects[name]
             entry = entries.get(name)
-            if adopting:
+            # Only what was never started is adopted; an effect an earlier run began (a
+            # backfill cut short) is finished, not forgotten.
+            if adopting and (entry is None or entry.state is EffectState.PENDING):
                 adopted = (entry or LedgerEntry(lead.item_id, name)).adopt(now)
                 if self.options.dry_run or self._save(adopted, entry):
                     entries[name] = adopted
