@@ -357,3 +357,20 @@ def test_a_backfill_cut_short_is_finished_by_the_next_plain_cycle(example_settin
     assert h.states("80")["quote_copies"] is EffectState.DONE
     assert h.states("80")["lead_folder"] is EffectState.DONE
     assert EffectState.ADOPTED not in set(h.states("80").values())
+
+
+def test_an_unexpected_error_in_one_lead_does_not_stop_the_others(h: Harness) -> None:
+    h.board.put(lead("90", triage_status="Questionnaire Received"))
+    h.board.put(lead("91", triage_status="Questionnaire Received"))
+    service = h.service()
+    original = service._reconcile_lead
+
+    def broken_for_90(lead_, *args):
+        if lead_.item_id == "90":
+            raise RuntimeError("a bug in planning")
+        return original(lead_, *args)
+
+    service._reconcile_lead = broken_for_90  # type: ignore[method-assign]
+    report = service.run_cycle()
+    assert "a bug in planning" in (report.error or "")
+    assert h.states("91")["lead_folder"] is EffectState.DONE

@@ -189,9 +189,13 @@ class SyncService:
                 report.interrupted = True
                 log.warning("cycle_stopped_early", reason="stop requested or deadline reached")
                 break
-            self._reconcile_lead(
-                leads[item_id], ledger.setdefault(item_id, {}), adopting, report, stop, deadline
-            )
+            try:
+                self._reconcile_lead(
+                    leads[item_id], ledger.setdefault(item_id, {}), adopting, report, stop, deadline
+                )
+            except Exception as error:  # one lead must never stop the others
+                report.error = f"item {item_id}: unexpected {type(error).__name__}: {error}"
+                log.exception("lead_failed", item_id=item_id)
         if adopting and not self.options.dry_run and not report.interrupted:
             # Only a first cycle that met every lead ends the first run: if it stopped half
             # way, the next one adopts the rest instead of acting on last year's leads.
