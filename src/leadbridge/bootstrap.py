@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from leadbridge.adapters.store.sql import SqlStateStore
@@ -110,7 +110,7 @@ def build_sync_service(
     backfill: bool = False,
     adapters: Adapters | None = None,
     store: SqlStateStore | None = None,
-    now: Callable[[], object] | None = None,
+    now: Callable[[], datetime] | None = None,
 ) -> SyncService:
     adapters = adapters or build_adapters(settings)
     options = SyncOptions(
@@ -120,7 +120,6 @@ def build_sync_service(
         backfill=backfill,
         dry_run=dry_run,
     )
-    extra = {"now": now} if now is not None else {}
     return SyncService(
         board_id=settings.monday.board_id,
         pipeline=settings.pipeline(),
@@ -128,5 +127,5 @@ def build_sync_service(
         ports=Ports(adapters.board, adapters.drive, adapters.mailer, adapters.issues),
         env=environment(settings),
         options=options,
-        **extra,  # type: ignore[arg-type]
+        now=now,
     )

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 from sqlalchemy.engine import make_url
 
@@ -21,6 +22,7 @@ from leadbridge.adapters.store.lock import LockHeld, RunnerLock
 from leadbridge.adapters.store.schema import SchemaTooNew
 from leadbridge.adapters.store.sql import BoardMismatch
 from leadbridge.domain.errors import ExternalError
+from leadbridge.service.sync import Action, CycleReport
 from leadbridge.settings import CONFIG_ENV, ConfigError, Settings, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY = 0, 1, 2, 3
@@ -87,14 +89,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return EXIT_OK if report.read_ok else EXIT_FAILED
 
 
-def print_report(report, *, dry_run: bool = False, out=sys.stdout) -> None:  # type: ignore[no-untyped-def]
+def print_report(report: CycleReport, *, dry_run: bool = False, out: TextIO = sys.stdout) -> None:
     """Per lead, in plain words, what the cycle did (or, in a dry run, would do)."""
     title = "Dry run: nothing was changed anywhere." if dry_run else "Sync cycle finished."
     print(title, file=out)
     if not report.read_ok:
         print(f"The board could not be read: {report.error}", file=out)
         return
-    by_lead: dict[tuple[str, str], list] = {}
+    by_lead: dict[tuple[str, str], list[Action]] = {}
     for action in report.actions:
         by_lead.setdefault((action.item_id, action.lead), []).append(action)
     if not by_lead:

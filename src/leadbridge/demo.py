@@ -14,14 +14,14 @@ import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from leadbridge.adapters.google.drive import EFFECT_KEY
 from leadbridge.bootstrap import build_sync_service
-from leadbridge.domain.ledger import EffectState
+from leadbridge.domain.ledger import EffectState, LedgerEntry
 from leadbridge.logs import configure_logging, secret_values
 from leadbridge.sandbox import (
     DEMO_LEADS,
@@ -31,7 +31,7 @@ from leadbridge.sandbox import (
     set_values,
     write_sandbox_config,
 )
-from leadbridge.service.sync import CycleReport
+from leadbridge.service.sync import CycleReport, SyncService
 from leadbridge.settings import Settings, load_settings
 
 Step = Mapping[str, str]  # logical status column → label
@@ -174,7 +174,7 @@ def _move(
     return moved
 
 
-def _record_own_status_writes(service, stories: Sequence[LeadStory]) -> None:  # type: ignore[no-untyped-def]
+def _record_own_status_writes(service: SyncService, stories: Sequence[LeadStory]) -> None:
     """Show where leadbridge itself moved a status (the questionnaire), as staff would see it."""
     sent = {e.item_id for e in service.store.ledger() if e.effect == "send_questionnaire"}
     for story in stories:
@@ -198,8 +198,12 @@ def _one_line(report: CycleReport) -> str:
 
 
 def _summary(
-    say, service, sandbox: Sandbox, settings: Settings, stories: Sequence[LeadStory]
-) -> None:  # type: ignore[no-untyped-def]
+    say: Callable[[str], None],
+    service: SyncService,
+    sandbox: Sandbox,
+    settings: Settings,
+    stories: Sequence[LeadStory],
+) -> None:
     ledger = service.store.ledger()
     say("What leadbridge did, per lead (links point into the sandbox):")
     for story in stories:
@@ -215,7 +219,7 @@ def _summary(
         say(f"  {line}")
 
 
-def _effect_line(name: str, entry, settings: Settings) -> str:  # type: ignore[no-untyped-def]
+def _effect_line(name: str, entry: LedgerEntry, settings: Settings) -> str:
     ref = entry.ref
     kind = settings.effects[name].kind
     state = entry.state.value
@@ -244,7 +248,7 @@ def _effect_line(name: str, entry, settings: Settings) -> str:  # type: ignore[n
     return f"{name}: {state}"
 
 
-def _sandbox_counts(snapshot: Mapping, ledger) -> list[str]:  # type: ignore[type-arg, no-untyped-def]
+def _sandbox_counts(snapshot: Mapping[str, Any], ledger: Sequence[LedgerEntry]) -> list[str]:
     """Objects the sandbox holds, set against the effects the ledger says are done."""
     done = Counter(e.effect for e in ledger if e.state is EffectState.DONE)
     tagged = Counter(

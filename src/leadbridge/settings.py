@@ -500,8 +500,6 @@ def _templates(effect: EffectBase) -> list[tuple[str, str]]:
         ]
     if isinstance(effect, HubIssueEffect):
         return [("title", effect.title), *([("body", effect.body)] if effect.body else [])]
-    if isinstance(effect, FieldCheckEffect):
-        return []
     return []
 
 

@@ -32,10 +32,10 @@ class EffectState(enum.StrEnum):
     SKIPPED = "skipped"
 
 
-#: States in which a required effect needs no more work. SKIPPED is not among them: an effect
-#: skipped because its lead moved away is armed again if the lead comes back.
+#: States in which a required effect needs no more work, and its dependants may proceed.
+#: SKIPPED is not among them: an effect skipped because its lead moved away is armed again
+#: if the lead comes back.
 SETTLED = frozenset({EffectState.DONE, EffectState.ADOPTED})
-SATISFIES_DEPENDENCY = frozenset({EffectState.DONE, EffectState.ADOPTED})
 
 
 class IllegalTransition(Exception):

@@ -7,9 +7,8 @@ a lead that skipped statuses, or changed while leadbridge was down, get every ef
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
-from leadbridge.domain.ledger import SATISFIES_DEPENDENCY, SETTLED, LedgerEntry
+from leadbridge.domain.ledger import SETTLED, LedgerEntry
 from leadbridge.domain.model import EffectSpec, Lead, Pipeline
 
 
@@ -61,11 +60,10 @@ def dependency_order(effects: Mapping[str, EffectSpec]) -> list[str]:
     return order
 
 
-@dataclass(frozen=True)
-class PlannedEffect:
-    item_id: str
-    effect: str
-    waiting_for: tuple[str, ...] = ()
+def waiting_for(spec: EffectSpec, ledger: Mapping[str, LedgerEntry]) -> list[str]:
+    """The needs of ``spec`` not yet satisfied; re-asked as the cycle goes, because a need
+    done earlier in the same cycle unblocks its dependants at once."""
+    return [n for n in spec.needs if n not in ledger or ledger[n].state not in SETTLED]
 
 
 def plan_lead(
@@ -73,24 +71,11 @@ def plan_lead(
     pipeline: Pipeline,
     ledger: Mapping[str, LedgerEntry],
     order: list[str],
-) -> list[PlannedEffect]:
-    """The lead's required effects that are not settled yet, in dependency order.
-
-    ``waiting_for`` lists needs that are not yet done; the cycle re-checks them as it goes,
-    because a need done earlier in the same cycle unblocks its dependants at once.
-    """
+) -> list[str]:
+    """The lead's required effects that are not settled yet, in dependency order."""
     required = required_effects(lead, pipeline)
-    planned = []
-    for name in order:
-        if name not in required:
-            continue
-        entry = ledger.get(name)
-        if entry is not None and entry.state in SETTLED:
-            continue
-        waiting = tuple(
-            need
-            for need in pipeline.effects[name].needs
-            if ledger.get(need) is None or ledger[need].state not in SATISFIES_DEPENDENCY
-        )
-        planned.append(PlannedEffect(lead.item_id, name, waiting))
-    return planned
+    return [
+        name
+        for name in order
+        if name in required and (name not in ledger or ledger[name].state not in SETTLED)
+    ]

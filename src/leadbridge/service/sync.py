@@ -18,14 +18,9 @@ import structlog
 
 from leadbridge import telemetry
 from leadbridge.domain.errors import ExternalError, PermanentError, TransientError
-from leadbridge.domain.ledger import (
-    SATISFIES_DEPENDENCY,
-    EffectState,
-    LedgerEntry,
-    RetryPolicy,
-)
+from leadbridge.domain.ledger import EffectState, LedgerEntry, RetryPolicy
 from leadbridge.domain.model import Lead, Pipeline, rendered
-from leadbridge.domain.planning import dependency_order, plan_lead, required_effects
+from leadbridge.domain.planning import dependency_order, plan_lead, required_effects, waiting_for
 from leadbridge.domain.ports import BoardState, StateStore
 from leadbridge.domain.render import template_context
 from leadbridge.service.effects import (
@@ -106,7 +101,7 @@ class SyncService:
         ports: Ports,
         env: Environment,
         options: SyncOptions = SyncOptions(),
-        now: Callable[[], datetime] = _utcnow,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self.board_id = board_id
         self.pipeline = pipeline
@@ -114,7 +109,7 @@ class SyncService:
         self.ports = ports
         self.env = env
         self.options = options
-        self.now = now
+        self.now = now or _utcnow
         self.order = dependency_order(pipeline.effects)
         self._usage_seen = ports.board.usage()
 
@@ -246,8 +241,7 @@ class SyncService:
                 if entry.state is EffectState.ADOPTED:
                     entries[name] = self._save(entry.backfill(now), entry) or entry
         notes: list[str] = []
-        for planned in plan_lead(lead, self.pipeline, entries, self.order):
-            name = planned.effect
+        for name in plan_lead(lead, self.pipeline, entries, self.order):
             spec = self.pipeline.effects[name]
             entry = entries.get(name)
             # Only what was never started is adopted; an effect an earlier run began (a
@@ -265,7 +259,7 @@ class SyncService:
             if _stopped(stop, deadline, self.now()):
                 report.interrupted = True
                 break
-            waiting = [n for n in spec.needs if _state(entries.get(n)) not in SATISFIES_DEPENDENCY]
+            waiting = waiting_for(spec, entries)
             if waiting:
                 report.waiting += 1
                 report.actions.append(
@@ -499,10 +493,6 @@ def rearm_effects(
                 rearmed.append(armed)
                 log.info("effect_rearmed", item_id=item_id, effect=entry.effect)
     return rearmed
-
-
-def _state(entry: LedgerEntry | None) -> EffectState | None:
-    return entry.state if entry is not None else None
 
 
 def _stopped(stop: threading.Event | None, deadline: datetime | None, now: datetime) -> bool:
