@@ -1,31 +1,34 @@
 """The one place that turns settings into wired adapters and a ready SyncService.
 
-Adapters are built only for the services the pipeline uses, so a deployment without GitHub
-needs no GitHub token, and SDKs of unused services are never imported.
+Which adapters exist follows from the configured effects: each effect kind declares the port
+it talks through, and a port's adapter is built (and its SDK imported) only when an effect
+uses it, so a deployment without GitHub needs no GitHub token.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from leadbridge.adapters.store.sql import SqlStateStore
 from leadbridge.domain.errors import ExternalError
 from leadbridge.domain.ledger import RetryPolicy
-from leadbridge.domain.ports import Board, CheckFinding, Drive, IssueTracker, LiveCheck, Mailer
-from leadbridge.service.effects import Environment, Ports
+from leadbridge.domain.ports import Board, CheckFinding, LiveCheck
+from leadbridge.effects.base import PortSpec
+from leadbridge.effects.registry import kind_of, ports_in_use
+from leadbridge.service.apply import Ports
 from leadbridge.service.sync import SyncOptions, SyncService
-from leadbridge.settings import DriveFolderEffect, Settings
+from leadbridge.settings import Settings
 
 
 @dataclass(frozen=True)
 class Adapters:
     board: Board
-    drive: Drive | None
-    mailer: Mailer | None
-    issues: IssueTracker | None
+    #: The adapter of each port the configured effects use, by port name.
+    ports: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _board(settings: Settings) -> Board:
@@ -34,69 +37,49 @@ def _board(settings: Settings) -> Board:
     return MondayBoard.from_settings(settings)
 
 
-def _drive(settings: Settings) -> Drive | None:
-    if not (settings.uses("drive_folder") or settings.uses("drive_copies")):
-        return None
-    from leadbridge.adapters.google.drive import GoogleDrive
-
-    return GoogleDrive.from_settings(settings)
-
-
-def _mailer(settings: Settings) -> Mailer | None:
-    if not settings.uses("email"):
-        return None
-    from leadbridge.adapters.mail.factory import build_mailer
-
-    return build_mailer(settings)
+def _build_port(port: PortSpec, settings: Settings) -> Any:
+    module, _, attribute = port.build.partition(":")
+    target: Any = importlib.import_module(module)
+    for part in attribute.split("."):
+        target = getattr(target, part)
+    return target(settings)
 
 
-def _issues(settings: Settings) -> IssueTracker | None:
-    if not settings.uses("hub_issue"):
-        return None
-    from leadbridge.adapters.github.issues import GitHubIssues
-
-    return GitHubIssues.from_settings(settings)
-
-
-_BUILDERS: tuple[tuple[str, Callable[[Settings], Any]], ...] = (
-    ("monday", _board),
-    ("google", _drive),
-    ("mail", _mailer),
-    ("github", _issues),
-)
+def _ports(settings: Settings) -> dict[str, PortSpec]:
+    return ports_in_use(list(settings.effects.values()))
 
 
 def build_adapters(settings: Settings) -> Adapters:
-    board, drive, mailer, issues = (build(settings) for _, build in _BUILDERS)
-    return Adapters(board, drive, mailer, issues)
+    return Adapters(
+        _board(settings),
+        {name: _build_port(port, settings) for name, port in _ports(settings).items()},
+    )
 
 
 def live_checks(settings: Settings) -> list[CheckFinding]:
     """Every adapter's own check; one that cannot even be built is one failed finding."""
+    builders: list[tuple[str, Callable[[], LiveCheck]]] = [("monday", lambda: _board(settings))]
+    builders += [
+        (port.service, lambda port=port: _build_port(port, settings))
+        for port in _ports(settings).values()
+    ]
     findings: list[CheckFinding] = []
-    for service, build in _BUILDERS:
+    for service, build in builders:
         try:
-            adapter: LiveCheck | None = build(settings)
+            adapter = build()
         except ExternalError as error:
             findings.append(
                 CheckFinding(service, "set up the client", False, error.message, error.fix)
             )
             continue
-        if adapter is not None:
-            findings.extend(adapter.check())
+        findings.extend(adapter.check())
     return findings
 
 
-def environment(settings: Settings) -> Environment:
-    return Environment(
-        leads_folder_id=settings.google.leads_folder_id,
-        issue_labels=settings.github.labels,
-        folder_link_columns={
-            name: effect.link_column
-            for name, effect in settings.effects.items()
-            if isinstance(effect, DriveFolderEffect) and effect.link_column
-        },
-    )
+def environment(settings: Settings) -> dict[str, Mapping[str, Any]]:
+    """What each configured kind derived from the deployment's settings, by kind name."""
+    kinds = {params.kind for params in settings.effects.values()}
+    return {name: kind_of(name).environment(settings) for name in kinds}
 
 
 def open_store(settings: Settings) -> SqlStateStore:
@@ -106,7 +89,6 @@ def open_store(settings: Settings) -> SqlStateStore:
 def build_sync_service(
     settings: Settings,
     *,
-    dry_run: bool = False,
     backfill: bool = False,
     adapters: Adapters | None = None,
     store: SqlStateStore | None = None,
@@ -118,13 +100,12 @@ def build_sync_service(
         full_reconcile_every=timedelta(minutes=settings.monday.full_reconcile_minutes),
         notes=settings.notes.post,
         backfill=backfill,
-        dry_run=dry_run,
     )
     return SyncService(
         board_id=settings.monday.board_id,
         pipeline=settings.pipeline(),
         store=store or open_store(settings),
-        ports=Ports(adapters.board, adapters.drive, adapters.mailer, adapters.issues),
+        ports=Ports(adapters.board, adapters.ports),
         env=environment(settings),
         options=options,
         now=now,

@@ -22,7 +22,7 @@ from leadbridge.adapters.store.lock import LockHeld, RunnerLock
 from leadbridge.adapters.store.schema import SchemaTooNew
 from leadbridge.adapters.store.sql import BoardMismatch
 from leadbridge.domain.errors import ExternalError
-from leadbridge.service.sync import Action, CycleReport
+from leadbridge.service.report import Action, CycleReport
 from leadbridge.settings import CONFIG_ENV, ConfigError, Settings, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY = 0, 1, 2, 3
@@ -76,14 +76,15 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     configure_logging(secrets=secret_values(settings), stream=sys.stderr)
 
-    lock = RunnerLock.for_url(settings.state.url)
-    if not args.dry_run and not lock.acquire(args.wait):
-        raise lock.held_error()
-    try:
-        service = build_sync_service(settings, dry_run=args.dry_run, backfill=args.backfill)
-        report = service.run_cycle()
-    finally:
-        if not args.dry_run:
+    if args.dry_run:
+        report = build_sync_service(settings, backfill=args.backfill).preview()
+    else:
+        lock = RunnerLock.for_url(settings.state.url)
+        if not lock.acquire(args.wait):
+            raise lock.held_error()
+        try:
+            report = build_sync_service(settings, backfill=args.backfill).run_cycle()
+        finally:
             lock.release()
     print_report(report, dry_run=args.dry_run)
     return EXIT_OK if report.read_ok else EXIT_FAILED
@@ -102,7 +103,8 @@ def print_report(report: CycleReport, *, dry_run: bool = False, out: TextIO = sy
     if not by_lead:
         print("Nothing to do: every lead is up to date.", file=out)
     verbs = {"would run": "would", "done": "done:", "failed": "failed, will retry:",
-             "parked": "PARKED:", "waiting": "waiting:", "adopted": "adopted (not acted on):"}  # fmt: skip
+             "parked": "PARKED:", "waiting": "waiting:", "adopted": "adopted (not acted on):",
+             "would skip": "would stop:", "superseded": "taken over by another process:"}  # fmt: skip
     for (item_id, name), actions in by_lead.items():
         print(f"\n{name} (item {item_id})", file=out)
         for action in actions:
@@ -201,7 +203,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    from leadbridge.runner import run_service
+    from leadbridge.runtime.service import run_service
 
     return run_service(settings)
 

@@ -22,6 +22,8 @@ from typing import Any, TextIO
 from leadbridge.adapters.google.drive import EFFECT_KEY
 from leadbridge.bootstrap import build_sync_service
 from leadbridge.domain.ledger import EffectState, LedgerEntry
+from leadbridge.effects.registry import kind_of
+from leadbridge.effects.services import DRIVE, ISSUES
 from leadbridge.logs import configure_logging, secret_values
 from leadbridge.sandbox import (
     DEMO_LEADS,
@@ -215,44 +217,24 @@ def _summary(
                 say(f"  {_effect_line(name, entries[name], settings)}")
     snapshot = sandbox.state.snapshot()
     say("\nCounted in the sandbox itself (what really exists there):")
-    for line in _sandbox_counts(snapshot, ledger):
+    for line in _sandbox_counts(snapshot, ledger, settings):
         say(f"  {line}")
 
 
 def _effect_line(name: str, entry: LedgerEntry, settings: Settings) -> str:
-    ref = entry.ref
-    kind = settings.effects[name].kind
-    state = entry.state.value
     if entry.state is not EffectState.DONE:
-        return f"{name}: {state} {entry.last_error}".rstrip()
-    if kind == "drive_folder":
-        return f"folder: {ref.get('url')}"
-    if kind == "drive_copies":
-        copies = [
-            f"{key} {value['url']}"
-            for key, value in ref.items()
-            if isinstance(value, dict) and "url" in value
-        ]
-        return "copies: " + "; ".join(copies)
-    if kind == "email":
-        return (
-            f"e-mail ({name}) to {', '.join(ref.get('to', []))}, Message-ID {ref.get('message_id')}"
-        )
-    if kind == "hub_issue":
-        return f"hub issue #{ref.get('number')}: {ref.get('url')}"
-    if kind == "field_check":
-        missing = ref.get("missing") or []
-        return "MANIAC-T check: " + (
-            f"warned on the item, missing {', '.join(missing)}" if missing else "all filled in"
-        )
-    return f"{name}: {state}"
+        return f"{name}: {entry.state.value} {entry.last_error}".rstrip()
+    return f"{name}: {kind_of(settings.effects[name].kind).made(entry.ref)}"
 
 
-def _sandbox_counts(snapshot: Mapping[str, Any], ledger: Sequence[LedgerEntry]) -> list[str]:
+def _sandbox_counts(
+    snapshot: Mapping[str, Any], ledger: Sequence[LedgerEntry], settings: Settings
+) -> list[str]:
     """Objects the sandbox holds, set against the effects the ledger says are done."""
+    ports = {name: kind_of(params.kind).port for name, params in settings.effects.items()}
     done = Counter(e.effect for e in ledger if e.state is EffectState.DONE)
-    tagged = Counter(
-        f["appProperties"].get(EFFECT_KEY, "")
+    tags = Counter(
+        f["appProperties"][EFFECT_KEY].split(":")[0]
         for f in snapshot["drive"]["files"]
         if f["appProperties"].get(EFFECT_KEY)
     )
@@ -264,10 +246,14 @@ def _sandbox_counts(snapshot: Mapping[str, Any], ledger: Sequence[LedgerEntry]) 
         if "leadbridge:item=" in (issue.get("body") or "")
     ]
     message_ids = Counter(m.get("message_id") for m in mails)
+    lines = [
+        f"{name}: {tags[name]} Drive file(s) (ledger: {done[name]} done)"
+        for name, port in ports.items()
+        if port is DRIVE
+    ]
+    issue_effects = sum(done[name] for name, port in ports.items() if port is ISSUES)
     return [
-        f"lead folders: {tagged.get('lead_folder', 0)} (ledger: {done['lead_folder']} done)",
-        f"template copies: {sum(v for k, v in tagged.items() if k.startswith('quote_copies'))} "
-        f"(ledger: {done['quote_copies']} done × 2 templates)",
+        *lines,
         f"e-mails sent: {len(mails)}, distinct Message-IDs: {len(message_ids)}",
-        f"hub issues opened by leadbridge: {len(issues)} (ledger: {done['hub_issue']} done)",
+        f"issues opened by leadbridge: {len(issues)} (ledger: {issue_effects} done)",
     ]

@@ -22,15 +22,17 @@ def test_demo_runs_the_pipeline_exactly_once(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     text = result.stdout
     assert "Round 1 of" in text  # progress is shown while it runs
-    counts = dict(
-        re.findall(r"^  (lead folders|hub issues opened by leadbridge): (\d+)", text, re.M)
-    )
+    counts = dict(re.findall(r"^  (lead_folder|issues opened by leadbridge): (\d+)", text, re.M))
     ledger = dict(
         re.findall(
-            r"(lead folders|hub issues opened by leadbridge): \d+ \(ledger: (\d+) done\)", text
+            r"^  (lead_folder|issues opened by leadbridge): .*\(ledger: (\d+) done\)", text, re.M
         )
     )
-    assert counts and counts == ledger  # what exists in the sandbox is what the ledger says
+    assert len(counts) == 2 and counts == ledger  # the sandbox holds what the ledger says
+    copies, done = re.search(
+        r"quote_copies: (\d+) Drive file.*\(ledger: (\d+) done\)", text
+    ).groups()
+    assert int(copies) == 2 * int(done) > 0
     sent, distinct = re.search(r"e-mails sent: (\d+), distinct Message-IDs: (\d+)", text).groups()
     assert sent == distinct and int(sent) > 0
     emls = list((output / "sent-mail").glob("*.eml"))

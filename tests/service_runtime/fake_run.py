@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from leadbridge.runner import run_service
+from leadbridge.runtime.service import run_service
 from leadbridge.service.sync import CycleReport
 from leadbridge.settings import Settings
 

@@ -15,12 +15,16 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from leadbridge.health import HealthServer, HealthState
+from leadbridge.runtime.coordinator import PollCoordinator
+from leadbridge.runtime.http import HealthServer
+from leadbridge.service.sync import CycleReport
+
+from .doubles import Clock, ScriptedService, coordinator, tick
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
@@ -124,7 +128,11 @@ def test_install_steps_work_in_a_fresh_venv_and_the_command_starts(tmp_path: Pat
     assert started.returncode == 0, started.stderr
     assert "run" in started.stdout
     imported = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import leadbridge.runner, leadbridge.health"],
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import leadbridge.runtime.service, leadbridge.runtime.http",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -134,12 +142,13 @@ def test_install_steps_work_in_a_fresh_venv_and_the_command_starts(tmp_path: Pat
 
 
 @pytest.fixture
-def health() -> Iterator[tuple[HealthState, HealthServer, list[datetime]]]:
-    now = [datetime.now(UTC)]
-    state = HealthState(interval_seconds=60, now=lambda: now[0])
-    server = HealthServer(state, "127.0.0.1", 0)
+def health() -> Iterator[tuple[PollCoordinator, ScriptedService, HealthServer, Clock]]:
+    clock = Clock(datetime.now(UTC))
+    service = ScriptedService()
+    poller = coordinator(clock, lambda: service)
+    server = HealthServer(poller, "127.0.0.1", 0)
     server.start()
-    yield state, server, now
+    yield poller, service, server, clock
     server.stop()
 
 
@@ -151,9 +160,9 @@ def _healthcheck_command() -> list[str]:
 
 
 def test_the_healthcheck_command_follows_healthz(
-    health: tuple[HealthState, HealthServer, list[datetime]],
+    health: tuple[PollCoordinator, ScriptedService, HealthServer, Clock],
 ) -> None:
-    state, server, now = health
+    poller, service, server, clock = health
     env = {**os.environ, "LEADBRIDGE_SERVICE__HTTP_PORT": str(server.port)}
 
     def check() -> int:
@@ -163,6 +172,7 @@ def test_the_healthcheck_command_follows_healthz(
 
     assert check() == 0
     # Three intervals without a good poll: the same command must now report unhealthy.
-    now[0] += timedelta(minutes=3)
-    state.record_failure("monday: HTTP 500", 60)
+    clock.advance(3 * 60)
+    failed = CycleReport(started_at=clock.now, read_ok=False, error="monday: HTTP 500")
+    tick(poller, service, failed)
     assert check() != 0

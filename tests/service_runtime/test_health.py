@@ -3,36 +3,28 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 
 import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from leadbridge import telemetry
+from leadbridge.adapters.store.lock import NoLock
 from leadbridge.adapters.store.sql import SqlStateStore
-from leadbridge.health import HealthServer, HealthState
+from leadbridge.runtime.coordinator import PollCoordinator
+from leadbridge.runtime.http import HealthServer
 from leadbridge.service.sync import CycleReport
-from leadbridge.settings import Settings
+from leadbridge.settings import ConfigError, Settings
 
 from ..unit.harness import Harness, lead
+from .doubles import Clock, ScriptedLock, ScriptedService, coordinator, pacing, tick
 from .support import get
 
 INTERVAL = 60
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
 
 
 def _report(at: datetime, *, read_ok: bool, error: str | None = None) -> CycleReport:
@@ -54,86 +46,141 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def state(clock: Clock) -> HealthState:
-    return HealthState(interval_seconds=INTERVAL, now=clock)
+def service() -> ScriptedService:
+    return ScriptedService()
+
+
+@pytest.fixture
+def poller(clock: Clock, service: ScriptedService) -> PollCoordinator:
+    return coordinator(clock, lambda: service)
 
 
 def test_ok_then_failing_after_three_intervals_of_failed_polls_then_ok_again(
-    state: HealthState, clock: Clock
+    poller: PollCoordinator, service: ScriptedService, clock: Clock
 ) -> None:
-    state.record(_report(clock.now, read_ok=True), INTERVAL)
-    verdict = state.verdict()
+    tick(poller, service, _report(clock.now, read_ok=True))
+    verdict = poller.verdict()
     assert verdict.status == 200
     assert verdict.body["status"] == "ok"
     assert verdict.body["last_cycle"]["done"] == 3
 
     for _ in range(2):
-        state.record(_report(clock.advance(INTERVAL), read_ok=False, error="monday: HTTP 500"), 60)
-        assert state.verdict().status == 200
-    state.record(_report(clock.advance(INTERVAL), read_ok=False, error="monday: HTTP 503"), 60)
-    verdict = state.verdict()
+        failed = _report(clock.advance(INTERVAL), read_ok=False, error="monday: HTTP 500")
+        tick(poller, service, failed)
+        assert poller.verdict().status == 200
+    tick(poller, service, _report(clock.advance(INTERVAL), read_ok=False, error="monday: HTTP 503"))
+    verdict = poller.verdict()
     assert verdict.status == 503
     assert verdict.body["status"] == "failing"
     assert "no successful poll for 180s (limit 180s)" in verdict.body["reason"]
     assert "monday: HTTP 503" in verdict.body["reason"]
 
-    state.record(_report(clock.advance(INTERVAL), read_ok=True), INTERVAL)
-    verdict = state.verdict()
+    tick(poller, service, _report(clock.advance(INTERVAL), read_ok=True))
+    verdict = poller.verdict()
     assert verdict.status == 200
     assert "last_error" not in verdict.body
 
 
-def test_a_cycle_that_raised_counts_as_a_failed_poll(state: HealthState, clock: Clock) -> None:
-    state.record(_report(clock.now, read_ok=True), INTERVAL)
+def test_last_cycle_is_the_report_summary_with_its_times(
+    poller: PollCoordinator, service: ScriptedService, clock: Clock
+) -> None:
+    report = _report(clock.now, read_ok=True)
+    tick(poller, service, report)
+    assert report.finished_at is not None
+    assert poller.verdict().body["last_cycle"] == {
+        "started_at": report.started_at.isoformat(),
+        "finished_at": report.finished_at.isoformat(),
+        **report.summary(),
+    }
+
+
+def test_a_cycle_that_raised_counts_as_a_failed_poll(
+    poller: PollCoordinator, service: ScriptedService, clock: Clock
+) -> None:
+    tick(poller, service, _report(clock.now, read_ok=True))
     clock.advance(3 * INTERVAL)
-    state.record_failure("OperationalError: database is locked", INTERVAL)
-    verdict = state.verdict()
+    tick(poller, service, sqlite3.OperationalError("database is locked"))
+    verdict = poller.verdict()
     assert verdict.status == 503
-    assert "database is locked" in verdict.body["reason"]
+    assert "OperationalError: database is locked" in verdict.body["reason"]
 
 
-def test_starting_is_healthy_for_three_intervals_then_not(state: HealthState, clock: Clock) -> None:
-    assert state.verdict().body["status"] == "starting"
-    assert state.verdict().status == 200
+def test_starting_is_healthy_for_three_intervals_then_not(clock: Clock) -> None:
+    def build() -> ScriptedService:
+        raise ConfigError(["monday.token: missing"])
+
+    poller = coordinator(clock, build)
+    assert poller.verdict().body["status"] == "starting"
+    assert poller.verdict().status == 200
     clock.advance(3 * INTERVAL)
-    state.record_failure("ConfigError: monday.token: missing", INTERVAL)
-    verdict = state.verdict()
+    poller.poll()
+    verdict = poller.verdict()
     assert verdict.status == 503
     assert "since the start" in verdict.body["reason"]
-    assert "monday.token: missing" in verdict.body["reason"]
+    assert "ConfigError: monday.token: missing" in verdict.body["reason"]
 
 
-def test_standby_is_healthy_and_says_so(state: HealthState, clock: Clock) -> None:
+def test_standby_is_healthy_and_says_so(service: ScriptedService, clock: Clock) -> None:
+    lock = ScriptedLock()
+    lock.holder = "leadbridge host-a pid 7"
+    poller = coordinator(clock, lambda: service, lock=lock)
     clock.advance(100 * INTERVAL)
-    state.standby("leadbridge host-a pid 7", INTERVAL)
-    verdict = state.verdict()
+    poller.poll()
+    verdict = poller.verdict()
     assert verdict.status == 200
     assert verdict.body["standby"] is True
     assert verdict.body["reason"] == "standby: another replica holds the lock"
     assert verdict.body["holder"] == "leadbridge host-a pid 7"
+    assert service.deadlines == []
 
 
-def test_the_threshold_follows_the_interval_in_force(state: HealthState, clock: Clock) -> None:
-    state.record(_report(clock.now, read_ok=True), 600)
+def test_the_threshold_follows_the_interval_in_force(
+    service: ScriptedService, clock: Clock
+) -> None:
+    # One poll a minute until 09:00, then one every ten minutes.
+    pace = pacing(
+        interval_seconds=600, business_hours_interval_seconds=INTERVAL, business_hours="08:00-09:00"
+    )
+    clock.advance(-1)
+    poller = coordinator(clock, lambda: service, pace=pace)
+    assert poller.verdict().body["limit_seconds"] == 3 * INTERVAL
+    tick(poller, service, _report(clock.advance(1), read_ok=True))
     clock.advance(10 * INTERVAL)
-    assert state.verdict().status == 200
+    verdict = poller.verdict()
+    assert verdict.status == 200
+    assert verdict.body["interval_seconds"] == 600
+    assert verdict.body["limit_seconds"] == 1800
 
 
-def test_error_texts_are_redacted_before_being_served(clock: Clock) -> None:
-    state = HealthState(
-        interval_seconds=INTERVAL, now=clock, redact=lambda s: s.replace("tok-123", "[REDACTED]")
+def test_error_texts_are_redacted_before_being_served(
+    service: ScriptedService, clock: Clock
+) -> None:
+    poller = coordinator(
+        clock, lambda: service, redact=lambda s: s.replace("tok-123", "[REDACTED]")
     )
     clock.advance(3 * INTERVAL)
-    state.record_failure("401 for https://api/?token=tok-123", INTERVAL)
-    assert "tok-123" not in json.dumps(state.verdict().body)
+    tick(poller, service, RuntimeError("401 for https://api/?token=tok-123"))
+    assert "tok-123" not in json.dumps(poller.verdict().body)
+    tick(poller, service, _report(clock.now, read_ok=False, error="401 token=tok-123"))
+    body = poller.verdict().body
+    assert body["last_cycle"]["error"] == "401 token=[REDACTED]"
+    assert "tok-123" not in json.dumps(body)
+
+
+@contextmanager
+def _serving(poller: PollCoordinator) -> Iterator[HealthServer]:
+    server = HealthServer(poller, "127.0.0.1", 0)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture
-def server(state: HealthState) -> Iterator[HealthServer]:
-    server = HealthServer(state, "127.0.0.1", 0)
-    server.start()
-    yield server
-    server.stop()
+def server(poller: PollCoordinator) -> Iterator[HealthServer]:
+    with _serving(poller) as server:
+        yield server
 
 
 def _sample(name: str, labels: dict[str, str] | None = None) -> float:
@@ -156,17 +203,17 @@ def _key(name: str, **labels: str) -> tuple[str, frozenset[tuple[str, str]]]:
 
 
 def test_http_endpoints_serve_health_and_metrics(
-    server: HealthServer, state: HealthState, clock: Clock
+    server: HealthServer, poller: PollCoordinator, service: ScriptedService, clock: Clock
 ) -> None:
     base = f"http://127.0.0.1:{server.port}"
     finished = clock.advance(5)
-    state.record(_report(finished, read_ok=True), INTERVAL)
+    tick(poller, service, _report(finished, read_ok=True))
     status, body = get(f"{base}/healthz")
     assert status == 200
     assert json.loads(body)["last_successful_poll"] == finished.isoformat()
 
     clock.advance(3 * INTERVAL)
-    state.record_failure("boom", INTERVAL)
+    tick(poller, service, RuntimeError("boom"))
     status, body = get(f"{base}/healthz")
     assert status == 503
     assert "boom" in json.loads(body)["reason"]
@@ -223,7 +270,7 @@ def test_metrics_carry_the_values_of_a_known_cycle(server: HealthServer) -> None
 
 
 def test_metrics_after_a_real_cycle_on_fakes(
-    example_settings: Settings, store: SqlStateStore, server: HealthServer, state: HealthState
+    example_settings: Settings, store: SqlStateStore
 ) -> None:
     """One lead moved to "Send Questionnaire": one transition, one e-mail, one good poll."""
     harness = Harness(example_settings, store)
@@ -238,11 +285,15 @@ def test_metrics_after_a_real_cycle_on_fakes(
     }
     harness.board.put(lead("1", triage_status="Send Questionnaire"))
     harness.advance(60)
-    report = harness.cycle()
-    state.record(report, INTERVAL)
-    assert report.read_ok and report.finished_at is not None
+    poller = coordinator(lambda: harness.now, harness.service, lock=NoLock())
 
-    scraped = _scrape(server.port)
+    with _serving(poller) as server:
+        poller.poll()
+        status, body = get(f"http://127.0.0.1:{server.port}/healthz")
+        scraped = _scrape(server.port)
+    cycle = json.loads(body)["last_cycle"]
+    assert status == 200
+    assert cycle["read_ok"] and cycle["finished_at"] == harness.now.isoformat()
     assert scraped[_key("leadbridge_transitions_total", column="triage_status")] == (
         before["moved"] + 1
     )
@@ -251,6 +302,6 @@ def test_metrics_after_a_real_cycle_on_fakes(
     )
     assert scraped[_key("leadbridge_poll_duration_seconds_count")] == before["polls"] + 1
     assert scraped[_key("leadbridge_last_successful_poll_timestamp_seconds")] == (
-        report.finished_at.timestamp()
+        harness.now.timestamp()
     )
     assert scraped[_key("leadbridge_parked_effects")] == 0

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from leadbridge.pacing import PacedIntervalTrigger, PollPacing
+from leadbridge.runtime.pacing import PacedIntervalTrigger, PollPacing
 from leadbridge.settings import ConfigError, ServiceSettings, Settings, load_settings
 
 # 2026-03-02 is a Monday.

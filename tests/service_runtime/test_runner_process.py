@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from leadbridge.runner import EXIT_ABANDONED
+from leadbridge.runtime.service import EXIT_ABANDONED
 
 from .support import FakeRun, wait_for
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from leadbridge.adapters.memory import FakeBoard, FakeDrive, FakeIssueTracker, FakeMailer
 from leadbridge.adapters.store.sql import SqlStateStore
 from leadbridge.bootstrap import Adapters, build_sync_service
 from leadbridge.domain.ledger import EffectState, LedgerEntry
 from leadbridge.domain.model import Lead
 from leadbridge.service.sync import CycleReport, SyncService
 from leadbridge.settings import Settings
+from tests.fakes import FakeBoard, FakeDrive, FakeIssueTracker, FakeMailer
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -36,6 +37,8 @@ class Harness:
     mailer: FakeMailer = field(default_factory=FakeMailer)
     issues: FakeIssueTracker = field(default_factory=FakeIssueTracker)
     now: datetime = START
+    #: Adapters of ports beyond the built-in ones (a kind declared by a test), by port name.
+    extra_ports: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.drive.add_template(
@@ -45,18 +48,22 @@ class Harness:
             "1PriceQuoteTemplateId", "Quote", "application/vnd.google-apps.document"
         )
 
-    def service(self, *, backfill: bool = False, dry_run: bool = False) -> SyncService:
+    def service(self, *, backfill: bool = False) -> SyncService:
+        ports = {"drive": self.drive, "mailer": self.mailer, "issues": self.issues}
+        ports.update(self.extra_ports)
         return build_sync_service(
             self.settings,
-            adapters=Adapters(self.board, self.drive, self.mailer, self.issues),
+            adapters=Adapters(self.board, ports),
             store=self.store,
             now=lambda: self.now,
             backfill=backfill,
-            dry_run=dry_run,
         )
 
-    def cycle(self, **options: bool) -> CycleReport:
-        return self.service(**options).run_cycle()
+    def cycle(self, *, backfill: bool = False) -> CycleReport:
+        return self.service(backfill=backfill).run_cycle()
+
+    def preview(self, *, backfill: bool = False) -> CycleReport:
+        return self.service(backfill=backfill).preview()
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)

@@ -10,16 +10,16 @@ import pytest
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from leadbridge.domain.hub_issue import (
+from leadbridge.domain.model import Lead
+from leadbridge.domain.ports import hub_marker
+from leadbridge.domain.render import template_context
+from leadbridge.effects.hub_body import (
     GITHUB_BODY_LIMIT,
     GITHUB_TITLE_LIMIT,
     NO_RESPONSE,
     neutralise,
     render_hub_issue,
 )
-from leadbridge.domain.model import Lead
-from leadbridge.domain.ports import hub_marker
-from leadbridge.domain.render import template_context
 
 FIELDS = {
     "Background": "community",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -156,19 +157,18 @@ def test_process_killed_mid_send_with_smtp_parks_instead_of_risking_a_second_mai
     h.mailer.can_tell = False
     h.board.put(lead("5", negotiation_status="Quote Accepted"))
     service = h.service()
-    original = service._execute
+    original = service.runner.run
 
-    def die_after_start(lead_, entry, entries, report, notes):
+    def die_after_start(lead_, entry, entries):
         if entry.effect != "notify_icsi_quote_sent":
-            return original(lead_, entry, entries, report, notes)
+            return original(lead_, entry, entries)
         started = entry.start(h.now)
         h.store.save_entry(started, entry)  # RUNNING recorded, then the process "dies"
         raise SystemExit
 
-    service._execute = die_after_start  # type: ignore[method-assign]
+    service.runner.run = die_after_start  # type: ignore[method-assign]
     with pytest.raises(SystemExit):
         service.run_cycle()
-    service._execute = original  # type: ignore[method-assign]
     h.cycle()
     entry = h.entry("5", "notify_icsi_quote_sent")
     assert entry.state is EffectState.PARKED
@@ -269,7 +269,7 @@ def test_backfill_later_acts_on_adopted_effects(example_settings, store) -> None
 def test_dry_run_changes_nothing_anywhere(h: Harness) -> None:
     h.board.put(lead("40", triage_status="In Scope", negotiation_status="Create Quote"))
     calls_before = len(h.board.calls)
-    report = h.cycle(dry_run=True)
+    report = h.preview()
     assert {a.effect for a in report.actions if a.outcome == "would run"} >= {
         "lead_folder",
         "quote_copies",
@@ -319,13 +319,13 @@ def test_a_first_run_stopped_half_way_still_adopts_the_rest_next_time(
         h.board.put(lead(item, triage_status="Questionnaire Received"))
     stop = threading.Event()
     service = h.service()
-    original = service._reconcile_lead
+    original = service._apply
 
     def stop_after_first(lead_, *args):
         original(lead_, *args)
         stop.set()
 
-    service._reconcile_lead = stop_after_first  # type: ignore[method-assign]
+    service._apply = stop_after_first  # type: ignore[method-assign]
     report = service.run_cycle(stop=stop)
     assert report.interrupted and report.adopted == 1
     h.cycle()
@@ -342,15 +342,15 @@ def test_a_backfill_cut_short_is_finished_by_the_next_plain_cycle(example_settin
         lead("80", triage_status="Questionnaire Received", negotiation_status="Create Quote")
     )
     service = h.service(backfill=True)
-    original = service._execute
+    original = service.runner.run
 
-    def die_in_copies(lead_, entry, entries, report, notes):
+    def die_in_copies(lead_, entry, entries):
         if entry.effect != "quote_copies":
-            return original(lead_, entry, entries, report, notes)
+            return original(lead_, entry, entries)
         h.store.save_entry(entry.start(h.now), entry)  # RUNNING, then the process dies
         raise SystemExit
 
-    service._execute = die_in_copies  # type: ignore[method-assign]
+    service.runner.run = die_in_copies  # type: ignore[method-assign]
     with pytest.raises(SystemExit):
         service.run_cycle()
     h.cycle()
@@ -363,14 +363,34 @@ def test_an_unexpected_error_in_one_lead_does_not_stop_the_others(h: Harness) ->
     h.board.put(lead("90", triage_status="Questionnaire Received"))
     h.board.put(lead("91", triage_status="Questionnaire Received"))
     service = h.service()
-    original = service._reconcile_lead
+    original = service._apply
 
     def broken_for_90(lead_, *args):
         if lead_.item_id == "90":
             raise RuntimeError("a bug in planning")
         return original(lead_, *args)
 
-    service._reconcile_lead = broken_for_90  # type: ignore[method-assign]
+    service._apply = broken_for_90  # type: ignore[method-assign]
     report = service.run_cycle()
     assert "a bug in planning" in (report.error or "")
     assert h.states("91")["lead_folder"] is EffectState.DONE
+
+
+def test_a_row_taken_over_during_the_call_writes_nothing_back(h: Harness) -> None:
+    """Another process changed the row while our send was in flight: it owns the effect now."""
+    h.board.put(lead("95", triage_status="Send Questionnaire"))
+    send = h.mailer.send
+
+    def send_while_another_process_takes_over(mail):
+        send(mail)
+        (row,) = [e for e in h.store.ledger("95") if e.effect == "send_questionnaire"]
+        assert h.store.save_entry(replace(row, attempts=row.attempts + 1), row)
+
+    h.mailer.send = send_while_another_process_takes_over  # type: ignore[method-assign]
+    report = h.cycle()
+
+    assert h.board.count("write_values") == 0
+    assert h.board.items["95"].value("triage_status") == "Send Questionnaire"
+    (action,) = [a for a in report.actions if a.effect == "send_questionnaire"]
+    assert action.outcome == "superseded" and "another leadbridge" in action.detail
+    assert report.done == 0

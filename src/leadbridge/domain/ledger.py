@@ -42,6 +42,10 @@ class IllegalTransition(Exception):
     """A programming error: the core asked the ledger for a move the state machine forbids."""
 
 
+#: A server's wait hint longer than this (a bogus ``Retry-After: 1e12``) is not believed.
+MAX_RETRY_AFTER = timedelta(days=7)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Durable backoff across cycles: the n-th failure waits ``backoff[n-1]`` (last one repeats)."""
@@ -52,8 +56,8 @@ class RetryPolicy:
     def delay_after(self, attempts: int, retry_after: float | None = None) -> timedelta:
         index = min(max(attempts, 1), len(self.backoff_seconds)) - 1
         seconds = float(self.backoff_seconds[index])
-        if retry_after is not None:
-            seconds = max(seconds, retry_after)
+        if retry_after is not None and retry_after == retry_after:  # NaN is no hint
+            seconds = max(seconds, min(retry_after, MAX_RETRY_AFTER.total_seconds()))
         return timedelta(seconds=seconds)
 
 

@@ -5,11 +5,11 @@ No network calls, so ``leadbridge status`` works while a service is down or rate
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
-from leadbridge.domain.ledger import EffectState
+from leadbridge.domain.ledger import EffectState, LedgerEntry
 from leadbridge.domain.ports import StateStore
 from leadbridge.settings import Settings
 
@@ -30,9 +30,12 @@ def build_status(settings: Settings, store: StateStore, now: datetime) -> dict[s
     runs = store.runs(5)
     calls, complexity = store.usage(now.date(), "monday")
     status_columns = [n for n, c in settings.columns.items() if c.type == "status"]
+    by_item: defaultdict[str, list[LedgerEntry]] = defaultdict(list)
+    for entry in ledger:  # one pass, keeping the store's order within each item
+        by_item[entry.item_id].append(entry)
     leads = []
     for item_id, lead in sorted(snapshots.items()):
-        entries = [e for e in ledger if e.item_id == item_id]
+        entries = by_item.get(item_id, [])
         leads.append(
             {
                 "item_id": item_id,

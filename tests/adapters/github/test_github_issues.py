@@ -11,10 +11,10 @@ from prometheus_client import REGISTRY
 
 from leadbridge.adapters.github import GitHubIssues
 from leadbridge.domain.errors import PermanentError, TransientError
-from leadbridge.domain.hub_issue import GITHUB_BODY_LIMIT, render_hub_issue
 from leadbridge.domain.model import Lead
 from leadbridge.domain.ports import IssueRef, hub_marker
 from leadbridge.domain.render import template_context
+from leadbridge.effects.hub_body import GITHUB_BODY_LIMIT, render_hub_issue
 
 SECONDARY = {
     "message": "You have exceeded a secondary rate limit. Please wait a few minutes before "

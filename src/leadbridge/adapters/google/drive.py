@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
 from typing import Any
 
 import structlog
 
-from leadbridge.adapters.retry import RetrySettings
+from leadbridge.adapters.retry import DEFAULT_IN_CALL
 from leadbridge.domain.errors import ExternalError, PermanentError
 from leadbridge.domain.ports import CheckFinding, DriveFile, DriveTag
 from leadbridge.domain.render import single_line
-from leadbridge.settings import DriveCopiesEffect, Settings
+from leadbridge.effects.drive_copies import template_file_ids
+from leadbridge.settings import InCallRetrySettings, Settings
 
 from .calls import GoogleCaller
 from .credentials import DRIVE_SCOPE, GoogleConnection
@@ -74,7 +76,7 @@ class GoogleDrive:
         leads_folder_id: str,
         shared_drive_id: str | None = None,
         template_ids: Sequence[str] = (),
-        retry: RetrySettings | None = None,
+        retry: InCallRetrySettings = DEFAULT_IN_CALL,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._connection = connection
@@ -86,21 +88,31 @@ class GoogleDrive:
         self._shared_drive_id = shared_drive_id
         self._template_ids = tuple(template_ids)
 
+    # Each resource is built once, on first use: building one from its discovery document
+    # costs CPU on every call otherwise (Docs' ``documents()`` alone takes about 60 ms).
+
+    @cached_property
+    def _files(self) -> Any:
+        return self._drive.files()
+
+    @cached_property
+    def _documents(self) -> Any:
+        return self._docs.documents()
+
+    @cached_property
+    def _spreadsheets(self) -> Any:
+        return self._sheets.spreadsheets()
+
     @classmethod
     def from_settings(cls, settings: Settings) -> GoogleDrive:
         google = settings.google
         connection = GoogleConnection.open(google, [DRIVE_SCOPE], subject=google.drive_subject)
-        templates = [
-            template.file_id
-            for effect in settings.effects.values()
-            if isinstance(effect, DriveCopiesEffect)
-            for template in effect.templates.values()
-        ]
         return cls(
             connection,
             leads_folder_id=google.leads_folder_id,
             shared_drive_id=google.shared_drive_id,
-            template_ids=list(dict.fromkeys(templates)),
+            template_ids=template_file_ids(settings.effects.values()),
+            retry=settings.retry.in_call,
         )
 
     # ------------------------------------------------------------------ Drive port
@@ -122,7 +134,7 @@ class GoogleDrive:
         if self._shared_drive_id:
             params.update(corpora="drive", driveId=self._shared_drive_id)
         found = self._call.repeatable(
-            self._drive.files().list(**params),
+            self._files.list(**params),
             f"looking for the {tag.key} file of item {tag.item_id}",
             missing=f"the folder {parent_id}",
         ).get("files", [])
@@ -143,7 +155,7 @@ class GoogleDrive:
             "appProperties": tag_properties(tag),
         }
         created = self._call.once(
-            self._drive.files().create(body=body, fields=_FILE_FIELDS, supportsAllDrives=True),
+            self._files.create(body=body, fields=_FILE_FIELDS, supportsAllDrives=True),
             f"creating the folder of item {tag.item_id}",
             missing=f"the parent folder {parent_id}",
         )
@@ -157,7 +169,7 @@ class GoogleDrive:
             "appProperties": tag_properties(tag),
         }
         copied = self._call.once(
-            self._drive.files().copy(
+            self._files.copy(
                 fileId=source_id, body=body, fields=_FILE_FIELDS, supportsAllDrives=True
             ),
             f"copying template {source_id} for item {tag.item_id}",
@@ -183,7 +195,7 @@ class GoogleDrive:
                 for placeholder, value in replacements.items()
             ]
             self._call.repeatable(
-                self._docs.documents().batchUpdate(documentId=file.id, body={"requests": requests}),
+                self._documents.batchUpdate(documentId=file.id, body={"requests": requests}),
                 action,
                 missing=f"the document {file.id}",
             )
@@ -203,9 +215,7 @@ class GoogleDrive:
                 for placeholder, value in replacements.items()
             ]
             self._call.repeatable(
-                self._sheets.spreadsheets().batchUpdate(
-                    spreadsheetId=file.id, body={"requests": requests}
-                ),
+                self._spreadsheets.batchUpdate(spreadsheetId=file.id, body={"requests": requests}),
                 action,
                 missing=f"the spreadsheet {file.id}",
             )
@@ -271,7 +281,7 @@ class GoogleDrive:
 
     def _get(self, file_id: str, missing: str, *, extra_fields: str = "") -> dict[str, Any]:
         return self._call.repeatable(
-            self._drive.files().get(
+            self._files.get(
                 fileId=file_id, fields=_FILE_FIELDS + extra_fields, supportsAllDrives=True
             ),
             f"reading {missing}",

@@ -2,16 +2,14 @@
 
 The moving parts and why each is there:
 
-- APScheduler 3 with one job, ``max_instances=1`` (polls never overlap), ``coalesce=True``
-  (after a pause, one catch-up poll, not a burst) and a misfire grace of one interval (the
-  1 s default silently skips polls after any hiccup).
-- A deadline per cycle: no new effect starts after it, so a slow cycle cannot eat the next.
+- APScheduler 3 is only the clock, with one job, ``max_instances=1`` (polls never overlap),
+  ``coalesce=True`` (after a pause, one catch-up poll, not a burst) and a misfire grace of one
+  interval (the 1 s default silently skips polls after any hiccup). What a tick does, and what
+  it makes of the service's health, is the coordinator's business.
 - SIGTERM/SIGINT set a stop flag the cycle checks between effects; the effect in flight
   finishes and is recorded, then the process exits 0. If it does not finish within the
   shutdown grace, the process exits anyway with ``EXIT_ABANDONED``: the ledger recorded the
   effect as running before its call, and the next start resolves it by lookup-before-create.
-- The runner lock: only its holder runs cycles; the others stay in standby, healthy, and try
-  again every interval, so one of them takes over within an interval of the holder's death.
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -31,9 +29,10 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from leadbridge.adapters.store.lock import RunnerLock
-from leadbridge.health import HealthServer, HealthState
 from leadbridge.logs import Redactor, configure_logging, secret_values
-from leadbridge.pacing import PacedIntervalTrigger, PollPacing
+from leadbridge.runtime.coordinator import PollCoordinator
+from leadbridge.runtime.http import HealthServer
+from leadbridge.runtime.pacing import PacedIntervalTrigger, PollPacing
 from leadbridge.settings import Settings
 
 if TYPE_CHECKING:
@@ -43,97 +42,9 @@ log = structlog.get_logger(__name__)
 
 #: Exit status when the effect in flight outlived the shutdown grace and was abandoned.
 EXIT_ABANDONED = 3
-#: Share of the interval a cycle may use before it stops starting effects.
-CYCLE_SHARE = 0.8
 #: Above this share of monday's daily call limit, polls leave too little for writes and pages.
 BUDGET_WARNING_SHARE = 0.8
 JOB_ID = "leadbridge-poll"
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class PollJob:
-    """One scheduler tick: make sure this replica may act, then run one bounded cycle."""
-
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        build: Callable[[], SyncService],
-        lock: RunnerLock,
-        health: HealthState,
-        pacing: PollPacing,
-        stop: threading.Event,
-    ) -> None:
-        self.settings = settings
-        self.build = build
-        self.lock = lock
-        self.health = health
-        self.pacing = pacing
-        self.stop = stop
-        self._busy = threading.Lock()
-        self._service: SyncService | None = None
-        self._holding = False
-        self._standby_logged = False
-
-    def __call__(self) -> None:
-        if self.stop.is_set():
-            return
-        with self._busy:
-            if self.stop.is_set():
-                return
-            now = _utcnow()
-            interval = self.pacing.interval_at(now)
-            if self._may_act(interval):
-                self._cycle(now, interval)
-
-    def wait_idle(self, seconds: float) -> bool:
-        """Wait for the cycle in flight; True when none runs (and none will start)."""
-        if self._busy.acquire(timeout=seconds):
-            self._busy.release()
-            return True
-        return False
-
-    def _may_act(self, interval: int) -> bool:
-        if self._holding:
-            if self.lock.is_held():
-                return True
-            self._holding = False
-            log.error("runner_lock_lost", database=self.lock.target)
-        try:
-            acquired = self.lock.acquire()
-        except Exception as error:
-            log.error("runner_lock_unavailable", database=self.lock.target, error=str(error))
-            self.health.record_failure(
-                f"cannot reach the state database to take the runner lock: {error}", interval
-            )
-            return False
-        if not acquired:
-            holder = self.lock.holder_description()
-            self.health.standby(holder, interval)
-            if not self._standby_logged:
-                log.warning("standby", reason=str(self.lock.held_error()), retry_seconds=interval)
-                self._standby_logged = True
-            return False
-        self._holding = True
-        self._standby_logged = False
-        log.info("runner_lock_acquired", database=self.lock.target)
-        return True
-
-    def _cycle(self, now: datetime, interval: int) -> None:
-        budget = min(CYCLE_SHARE * interval, self.settings.service.cycle_timeout_seconds)
-        deadline = now + timedelta(seconds=budget)
-        try:
-            if self._service is None:
-                self._service = self.build()
-            report = self._service.run_cycle(stop=self.stop, deadline=deadline)
-        except Exception as error:
-            log.exception("cycle_failed", error=str(error))
-            self.health.record_failure(f"{type(error).__name__}: {error}", interval)
-            return
-        self.health.record(report, self.pacing.interval_at(_utcnow()))
 
 
 def _default_build(settings: Settings) -> Callable[[], SyncService]:
@@ -164,18 +75,16 @@ def run_service(
     pacing = PollPacing.from_settings(service)
     _warn_about_budget(settings, pacing)
     stop = stop or threading.Event()
-    start = _utcnow()
-    health = HealthState(interval_seconds=pacing.interval_at(start), redact=Redactor(secrets).text)
-    server = HealthServer(health, service.http_host, service.http_port)
-    lock = RunnerLock.for_url(settings.state.url)
-    job = PollJob(
-        settings=settings,
-        build=build or _default_build(settings),
-        lock=lock,
-        health=health,
+    start = datetime.now(UTC)
+    coordinator = PollCoordinator(
         pacing=pacing,
+        lock=RunnerLock.for_url(settings.state.url),
+        build=build or _default_build(settings),
+        cycle_timeout_seconds=service.cycle_timeout_seconds,
         stop=stop,
+        redact=Redactor(secrets).text,
     )
+    server = HealthServer(coordinator, service.http_host, service.http_port)
     _install_signal_handlers(stop)
     server.start()
     scheduler = BackgroundScheduler(
@@ -183,7 +92,7 @@ def run_service(
         timezone=UTC,
     )
     scheduler.add_job(
-        job,
+        coordinator.poll,
         trigger=PacedIntervalTrigger(pacing, start),
         id=JOB_ID,
         name="poll the board",
@@ -196,7 +105,7 @@ def run_service(
     scheduler.start()
     log.info(
         "service_started",
-        database=lock.target,
+        database=coordinator.lock.target,
         interval_seconds=pacing.base_seconds,
         business_hours_interval_seconds=pacing.business_seconds,
         http_port=server.port,
@@ -205,7 +114,7 @@ def run_service(
         pass
     log.info("service_stopping", grace_seconds=service.shutdown_grace_seconds)
     scheduler.shutdown(wait=False)
-    finished = job.wait_idle(service.shutdown_grace_seconds)
+    finished = coordinator.wait_idle(service.shutdown_grace_seconds)
     server.stop()
     if not finished:
         log.error(
@@ -216,7 +125,7 @@ def run_service(
         _flush()
         # The worker thread cannot be interrupted and would keep the interpreter alive.
         os._exit(EXIT_ABANDONED)
-    lock.release()
+    coordinator.release()
     log.info("service_stopped")
     _flush()
     return 0

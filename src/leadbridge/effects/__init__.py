@@ -1,0 +1,1 @@
+"""Effect kinds: one module each, declared once and listed in ``registry``."""

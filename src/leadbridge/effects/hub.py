@@ -1,0 +1,104 @@
+"""The "new hub" issue in the engineers' repository, one per signed customer.
+
+The issue body ends with a hidden marker naming the lead, and the tracker is searched for it
+(through the issues list) before creating, so a create whose answer was lost is found, not
+repeated. On every full reconcile the open/closed state of done issues is read back, so the
+status page shows which hubs are set up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+
+from leadbridge.domain.ledger import LedgerEntry
+from leadbridge.domain.model import LinkValue
+from leadbridge.domain.ports import IssueTracker
+from leadbridge.effects.base import EffectContext, EffectKind, EffectOutcome, EffectParams
+from leadbridge.effects.hub_body import render_hub_issue
+from leadbridge.effects.services import ISSUES
+
+if TYPE_CHECKING:
+    from leadbridge.settings import Settings
+
+
+class HubIssueParams(EffectParams):
+    kind: Literal["hub_issue"]
+    title: str = "New Hub: {name}"
+    #: None uses the built-in new-hub template of the handbook's time.
+    body: str | None = None
+    link: str = "hub_issue"
+    link_column: str | None = None
+    #: Lead columns shown in the issue: section label → column name.
+    fields: dict[str, str] = Field(default_factory=dict)
+
+
+class HubIssue(EffectKind[HubIssueParams]):
+    name = "hub_issue"
+    params = HubIssueParams
+    port = ISSUES
+
+    def run(self, ctx: EffectContext[HubIssueParams]) -> EffectOutcome:
+        params = ctx.params
+        issues: IssueTracker = ctx.require_port()
+        found = issues.find_issue(ctx.lead.item_id)
+        verb = "found"
+        if found is None:
+            title, body = render_hub_issue(
+                ctx.lead,
+                title_template=params.title,
+                body_template=params.body,
+                fields=params.fields,
+                context=ctx.context(),
+            )
+            found = issues.create_issue(title, body, ctx.env["labels"])
+            verb = "opened"
+        writes = (
+            {params.link_column: LinkValue(found.url, f"#{found.number}")}
+            if params.link_column
+            else {}
+        )
+        return EffectOutcome(
+            summary=f"{verb} the hub issue #{found.number}: {found.url}",
+            ref={"number": found.number, "url": found.url, "state": found.state},
+            links={params.link: found.url},
+            writes=writes,
+        )
+
+    def describe(self, params: HubIssueParams, context: Mapping[str, str] | None = None) -> str:
+        return "open the hub issue"
+
+    def templates(self, params: HubIssueParams) -> Iterable[tuple[str, str]]:
+        return [("title", params.title), *([("body", params.body)] if params.body else [])]
+
+    def links(self, params: HubIssueParams) -> Iterable[str]:
+        return [params.link]
+
+    def link_columns(self, params: HubIssueParams) -> Iterable[str]:
+        return [params.link_column] if params.link_column else []
+
+    def columns(self, params: HubIssueParams) -> Iterable[tuple[str, str]]:
+        return [("fields", column) for column in params.fields.values()]
+
+    def environment(self, settings: Settings) -> Mapping[str, Any]:
+        return {"labels": settings.github.labels}
+
+    def made(self, ref: Mapping[str, Any]) -> str:
+        return f"issue #{ref.get('number')} ({ref.get('state', 'open')}): {ref.get('url')}"
+
+    def refresh(
+        self, port: Any, entries: list[LedgerEntry]
+    ) -> list[tuple[LedgerEntry, Mapping[str, Any]]]:
+        tracker: IssueTracker = port
+        done = [e for e in entries if "number" in e.ref]
+        if not done:
+            return []
+        states = tracker.issue_states([int(e.ref["number"]) for e in done])
+        changed = []
+        for entry in done:
+            state = states.get(int(entry.ref["number"]))
+            if state and state != entry.ref.get("state"):
+                changed.append((entry, {**entry.ref, "state": state}))
+        return changed

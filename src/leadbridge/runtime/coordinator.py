@@ -1,0 +1,252 @@
+"""When and whether this replica polls, and how healthy that makes it.
+
+Pace, cycle deadline, runner lock, last success and last error used to live in three objects,
+with the cycle's report copied field by field from one into another; each copy was a place
+for the health page to drift from what the poller did. One object now decides a tick and
+records its outcome, and ``/healthz`` and ``/metrics`` read that same record.
+
+Health is judged by the age of the last poll that read the board, not by the process being
+alive: a poller whose every read fails (expired token, monday down) is alive and useless, and
+that is the failure an operator must be woken for. Three intervals of grace absorb one slow or
+failed poll without flapping. A standby replica is healthy: restarting it would not make it
+acquire the lock.
+
+Only the holder of the runner lock runs cycles; the other replicas stand by, healthy, and
+try again at every tick, so one of them takes over within an interval of the holder's death.
+
+Each cycle gets a deadline after which it starts no new effect, so that a slow cycle cannot
+eat the next. It is counted from the moment the cycle starts, after the sync service is
+built: building it (connecting, migrating the state database) can take seconds on a first
+tick, and must not eat the budget of the cycle it prepares.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+import structlog
+
+from leadbridge import telemetry
+from leadbridge.adapters.store.lock import RunnerLock
+from leadbridge.runtime.pacing import PollPacing
+
+if TYPE_CHECKING:
+    from leadbridge.service.sync import CycleReport, SyncService
+
+log = structlog.get_logger(__name__)
+
+#: Share of the interval a cycle may use before it stops starting effects.
+CYCLE_SHARE = 0.8
+#: A poll older than this many intervals makes the service unhealthy.
+STALE_AFTER_INTERVALS = 3
+
+Role = Literal["starting", "active", "standby"]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer to ``/healthz``: an HTTP status and its JSON body."""
+
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass
+class _Record:
+    """What the ticks so far have taught; written by the scheduler thread, read by HTTP."""
+
+    started_at: datetime
+    #: The pace in force at the last tick, which is the time until the next one.
+    interval_seconds: int
+    role: Role = "starting"
+    holder: str = ""
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    last_report: CycleReport | None = None
+
+
+class PollCoordinator:
+    """One scheduler tick at a time: may this replica act, for how long, and how did it go."""
+
+    def __init__(
+        self,
+        *,
+        pacing: PollPacing,
+        lock: RunnerLock,
+        build: Callable[[], SyncService],
+        cycle_timeout_seconds: float,
+        stop: threading.Event,
+        redact: Callable[[str], str] = str,
+        now: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.pacing = pacing
+        self.lock = lock
+        self.stop = stop
+        self._build = build
+        self._cycle_timeout_seconds = cycle_timeout_seconds
+        # Error texts come from adapters and may quote what a server sent back.
+        self._redact = redact
+        self._now = now
+        self._busy = threading.Lock()
+        self._service: SyncService | None = None
+        self._holding = False
+        self._standby_logged = False
+        self._guard = threading.Lock()
+        started = now()
+        self._record = _Record(started_at=started, interval_seconds=pacing.interval_at(started))
+
+    # ------------------------------------------------------------ the scheduler's side
+
+    def poll(self) -> None:
+        """One scheduler tick: make sure this replica may act, then run one bounded cycle."""
+        if self.stop.is_set():
+            return
+        with self._busy:
+            if self.stop.is_set():
+                return
+            interval = self.pacing.interval_at(self._now())
+            if self._may_act(interval):
+                self._cycle(interval)
+
+    def wait_idle(self, seconds: float) -> bool:
+        """Wait for the cycle in flight; True when none runs (and none will start)."""
+        if self._busy.acquire(timeout=seconds):
+            self._busy.release()
+            return True
+        return False
+
+    def release(self) -> None:
+        """Give up the runner lock, so that a standby replica takes over at its next try."""
+        self._holding = False
+        self.lock.release()
+
+    def _budget(self, interval: int) -> float:
+        """Seconds a cycle may keep starting effects, so that it cannot eat the next one."""
+        return min(CYCLE_SHARE * interval, self._cycle_timeout_seconds)
+
+    def _may_act(self, interval: int) -> bool:
+        if self._holding:
+            if self.lock.is_held():
+                return True
+            self._holding = False
+            log.error("runner_lock_lost", database=self.lock.target)
+        try:
+            acquired = self.lock.acquire()
+        except Exception as error:
+            log.error("runner_lock_unavailable", database=self.lock.target, error=str(error))
+            self._failed(
+                f"cannot reach the state database to take the runner lock: {error}", interval
+            )
+            return False
+        if not acquired:
+            self._standing_by(self.lock.holder_description(), interval)
+            if not self._standby_logged:
+                log.warning("standby", reason=str(self.lock.held_error()), retry_seconds=interval)
+                self._standby_logged = True
+            return False
+        self._holding = True
+        self._standby_logged = False
+        log.info("runner_lock_acquired", database=self.lock.target)
+        return True
+
+    def _cycle(self, interval: int) -> None:
+        try:
+            if self._service is None:
+                self._service = self._build()
+            deadline = self._now() + timedelta(seconds=self._budget(interval))
+            report = self._service.run_cycle(stop=self.stop, deadline=deadline)
+        except Exception as error:
+            log.exception("cycle_failed", error=str(error))
+            self._failed(f"{type(error).__name__}: {error}", interval)
+            return
+        self._finished(report, interval)
+
+    # ------------------------------------------------------------ what the ticks taught
+
+    def _finished(self, report: CycleReport, interval: int) -> None:
+        finished = report.finished_at or self._now()
+        with self._guard:
+            record = self._record
+            record.role, record.holder, record.interval_seconds = "active", "", interval
+            record.last_report = report
+            if report.read_ok:
+                record.last_success_at = finished
+                record.last_error = None
+            else:
+                record.last_error = self._redact(report.error or "the board could not be read")
+        if report.read_ok:
+            telemetry.LAST_SUCCESSFUL_POLL.set(finished.timestamp())
+
+    def _failed(self, error: str, interval: int) -> None:
+        """A cycle that could not even start or that raised: it counts as a failed poll."""
+        with self._guard:
+            record = self._record
+            record.role, record.holder, record.interval_seconds = "active", "", interval
+            record.last_error = self._redact(error)
+
+    def _standing_by(self, holder: str, interval: int) -> None:
+        with self._guard:
+            record = self._record
+            record.role, record.holder = "standby", self._redact(holder)
+            record.interval_seconds = interval
+
+    # ------------------------------------------------------------ the probes' side
+
+    def verdict(self) -> Verdict:
+        """``/healthz``: 200 while the last good poll is younger than three intervals."""
+        now = self._now()
+        with self._guard:
+            record = self._record
+            limit = STALE_AFTER_INTERVALS * record.interval_seconds
+            body: dict[str, Any] = {
+                "role": record.role,
+                "interval_seconds": record.interval_seconds,
+            }
+            if record.role == "standby":
+                body |= {
+                    "status": "standby",
+                    "standby": True,
+                    "reason": "standby: another replica holds the lock",
+                    "holder": record.holder,
+                }
+                return Verdict(200, body)
+            body["standby"] = False
+            if record.last_report is not None:
+                body["last_cycle"] = cycle_summary(record.last_report, self._redact)
+            if record.last_error:
+                body["last_error"] = record.last_error
+            since = record.last_success_at or record.started_at
+            age = (now - since).total_seconds()
+            body |= {"age_seconds": round(age, 1), "limit_seconds": limit}
+            if record.last_success_at is not None:
+                body["last_successful_poll"] = record.last_success_at.isoformat()
+            if age < limit:
+                body["status"] = "ok" if record.last_success_at else "starting"
+                return Verdict(200, body)
+            what = (
+                f"no successful poll for {age:.0f}s"
+                if record.last_success_at
+                else f"no successful poll since the start {age:.0f}s ago"
+            )
+            body["status"] = "failing"
+            body["reason"] = (
+                f"{what} (limit {limit}s); last error: {record.last_error or 'none recorded'}"
+            )
+            return Verdict(503, body)
+
+
+def cycle_summary(report: CycleReport, redact: Callable[[str], str]) -> dict[str, Any]:
+    """A cycle as ``/healthz`` shows it: when it ran, then the report's own summary."""
+    summary = report.summary()
+    if report.error:
+        summary["error"] = redact(report.error)
+    finished = report.finished_at.isoformat() if report.finished_at else None
+    return {"started_at": report.started_at.isoformat(), "finished_at": finished, **summary}

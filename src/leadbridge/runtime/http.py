@@ -1,0 +1,85 @@
+"""``/healthz`` and ``/metrics`` for operators and orchestrators.
+
+A small HTTP server on its own thread, so that probes answer even while a cycle runs: an
+orchestrator that times out its probe during a long cycle would restart a healthy poller.
+It decides nothing; ``/healthz`` is the coordinator's verdict and ``/metrics`` the registry.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import structlog
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+from leadbridge.runtime.coordinator import PollCoordinator
+
+log = structlog.get_logger(__name__)
+
+
+class HealthServer:
+    """Serves the coordinator's ``/healthz`` verdict and the Prometheus registry."""
+
+    def __init__(
+        self,
+        coordinator: PollCoordinator,
+        host: str,
+        port: int,
+        *,
+        registry: CollectorRegistry = REGISTRY,
+    ) -> None:
+        handler = _handler_for(coordinator, registry)
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="leadbridge-http", daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> None:
+        self._thread.start()
+        log.info("http_listening", port=self.port, paths=["/healthz", "/metrics"])
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _handler_for(
+    coordinator: PollCoordinator, registry: CollectorRegistry
+) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "leadbridge"
+
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/healthz":
+                verdict = coordinator.verdict()
+                self._send(verdict.status, "application/json", json.dumps(verdict.body).encode())
+            elif path == "/metrics":
+                self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
+            else:
+                self._send(404, "text/plain; charset=utf-8", b"not found: try /healthz, /metrics\n")
+
+        def _send(self, status: int, content_type: str, payload: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            # A probe every few seconds would drown the decision lines; errors still log.
+            pass
+
+        def log_error(self, format: str, *args: Any) -> None:
+            log.warning("http_error", detail=format % args)
+
+    return Handler

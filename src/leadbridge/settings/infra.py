@@ -1,0 +1,174 @@
+"""The infrastructure sections of the configuration: state, services, retries and pace.
+
+Nothing here knows about effect kinds; the pipeline (columns, effects, rules) is in
+``settings.pipeline``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- services
+
+
+class StateSettings(Section):
+    #: SQLAlchemy URL. A relative SQLite path is relative to the working directory.
+    url: str = "sqlite:///leadbridge.db"
+
+
+class MondaySettings(Section):
+    api_url: str = "https://api.monday.com/v2"
+    api_version: str = "2026-07"
+    token: SecretStr | None = None
+    board_id: str = ""
+    connect_timeout_seconds: float = 5.0
+    read_timeout_seconds: float = 30.0
+    page_limit: int = Field(500, ge=1, le=500)
+    full_reconcile_minutes: int = Field(60, ge=1)
+    daily_call_limit: int = Field(1000, ge=1)
+    #: An incremental read also returns items updated this long before the watermark.
+    watermark_skew_seconds: int = Field(120, ge=0)
+
+    @field_validator("api_version")
+    @classmethod
+    def _version_shape(cls, value: str) -> str:
+        parts = value.split("-")
+        if len(parts) != 2 or not all(p.isdigit() for p in parts) or len(parts[0]) != 4:
+            raise ValueError(
+                f"{value!r} is not a monday API version. Fix: use the YYYY-MM form, e.g. 2026-07"
+            )
+        return value
+
+
+class GoogleSettings(Section):
+    service_account_file: Path | None = None
+    #: Workspace user to impersonate through domain-wide delegation (required for Gmail).
+    subject: str | None = None
+    #: Override of the Google API root (the sandbox); None means Google itself.
+    api_base_url: str | None = None
+    token_uri: str | None = None
+    leads_folder_id: str = ""
+    shared_drive_id: str | None = None
+    timeout_seconds: float = 30.0
+    #: Workspace user Drive acts as (domain-wide delegation). Unset: the service account
+    #: itself, which owns no storage, so the leads folder must be in a Shared Drive.
+    drive_subject: str | None = None
+
+
+class SmtpSettings(Section):
+    host: str = "localhost"
+    port: int = 587
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    timeout_seconds: float = 30.0
+    #: CA bundle that signed the server's certificate (a relay with a private CA); unset uses
+    #: the system's trust store. Certificates are always verified.
+    ca_file: Path | None = None
+
+
+class MailSettings(Section):
+    backend: Literal["gmail", "smtp"] = "gmail"
+    sender: str = ""
+    #: Folder where a copy of each sent message is written as ``.eml`` (optional).
+    archive_dir: Path | None = None
+    smtp: SmtpSettings = SmtpSettings()
+
+
+class GitHubSettings(Section):
+    token: SecretStr | None = None
+    base_url: str = "https://api.github.com"
+    repository: str = "2i2c-org/pilot-hubs"
+    labels: tuple[str, ...] = ("Hub",)
+    timeout_seconds: float = 30.0
+    #: GitHub allows about 80 content-creating requests a minute; spacing writes keeps a burst
+    #: of signed contracts clear of its secondary rate limit. 0 disables the spacing.
+    seconds_between_writes: float = Field(1.0, ge=0)
+
+
+class InCallRetrySettings(Section):
+    """Quick retries inside one call (a 502, a dropped connection, a short 429), every API."""
+
+    attempts: int = Field(3, ge=1)
+    base_seconds: float = Field(1.0, ge=0)
+    cap_seconds: float = Field(20.0, ge=0)
+    #: A server asking to wait longer than this is answered by the durable backoff instead.
+    max_retry_after_seconds: float = Field(60.0, ge=0)
+
+
+class RetrySettings(Section):
+    """Durable backoff across cycles, then parking; and the in-call retries before it."""
+
+    max_attempts: int = Field(8, ge=1)
+    backoff_seconds: tuple[int, ...] = (60, 300, 900, 3600, 10800, 21600, 43200, 86400)
+    in_call: InCallRetrySettings = InCallRetrySettings()
+
+    @field_validator("backoff_seconds")
+    @classmethod
+    def _not_empty(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or any(v < 0 for v in value):
+            raise ValueError("must be a non-empty list of seconds ≥ 0. Fix: e.g. [60, 300, 900]")
+        return value
+
+
+class NotesSettings(Section):
+    #: ``all``: a note for what was done and what failed; ``failures``: only problems.
+    post: Literal["all", "failures", "none"] = "all"
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class ServiceSettings(Section):
+    """Pace and probes of ``leadbridge run``."""
+
+    #: 180 s is 480 polls a day: under half of the ~1,000 daily calls of monday's Basic and
+    #: Standard plans, leaving the rest for extra pages, write-backs and retries.
+    interval_seconds: int = Field(180, ge=1, le=86400)
+    #: A faster interval inside business hours (e.g. 60 on a Pro plan); None keeps one pace.
+    business_hours_interval_seconds: int | None = Field(None, ge=1, le=86400)
+    business_hours: str = "08:00-18:00"
+    business_days: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
+    timezone: str = "UTC"
+    #: Upper bound of one cycle; no new effect starts after it (nor after 80% of the interval).
+    cycle_timeout_seconds: int = Field(120, ge=1)
+    #: How long SIGTERM waits for the effect in flight; keep it under the orchestrator's grace.
+    shutdown_grace_seconds: float = Field(25.0, gt=0)
+    http_host: str = "0.0.0.0"
+    #: Port of /healthz and /metrics; 0 picks a free port (tests).
+    http_port: int = Field(8080, ge=0, le=65535)
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours_shape(cls, value: str) -> str:
+        from datetime import time
+
+        fix = "Fix: use HH:MM-HH:MM with the start before the end, e.g. 08:00-18:00"
+        try:
+            start, end = (time.fromisoformat(part.strip()) for part in value.split("-"))
+        except ValueError:
+            raise ValueError(f"{value!r} is not a span of hours. {fix}") from None
+        if start >= end:
+            raise ValueError(f"{value!r} ends before it starts. {fix}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a known time zone. Fix: use an IANA name, e.g. Europe/Paris"
+            ) from None
+        return value

@@ -1,0 +1,180 @@
+"""The whole configuration, and how it is read: one YAML file, environment, secret files.
+
+Precedence, highest first: environment (``LEADBRIDGE_MONDAY__TOKEN``), secret files
+(``<secrets_dir>/monday__token``), the YAML file. Every problem is reported as
+``key: problem. Fix: …`` before anything touches the network, so a typo never half-runs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, SerializeAsAny, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NestedSecretsSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from leadbridge.domain.model import Pipeline
+from leadbridge.effects.base import EffectParams
+from leadbridge.settings.infra import (
+    GitHubSettings,
+    GoogleSettings,
+    MailSettings,
+    MondaySettings,
+    NotesSettings,
+    RetrySettings,
+    ServiceSettings,
+    StateSettings,
+)
+from leadbridge.settings.pipeline import (
+    BUILTIN_FIELDS,
+    ColumnSettings,
+    RuleSettings,
+    build_pipeline,
+    cross_check,
+    link_names,
+    validate_effects,
+)
+
+CONFIG_ENV = "LEADBRIDGE_CONFIG"
+SECRETS_DIR_ENV = "LEADBRIDGE_SECRETS_DIR"
+DEFAULT_SECRETS_DIR = "/run/secrets"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the key, the problem and the fix."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LEADBRIDGE_",
+        env_nested_delimiter="__",
+        secrets_nested_delimiter="__",
+        secrets_prefix="",
+        secrets_dir_missing="ok",
+        extra="forbid",
+        frozen=True,
+    )
+
+    state: StateSettings = StateSettings()
+    monday: MondaySettings = MondaySettings()
+    google: GoogleSettings = GoogleSettings()
+    mail: MailSettings = MailSettings()
+    github: GitHubSettings = GitHubSettings()
+    retry: RetrySettings = RetrySettings()
+    notes: NotesSettings = NotesSettings()
+    service: ServiceSettings = ServiceSettings()
+    columns: dict[str, ColumnSettings] = Field(default_factory=dict)
+    #: Each value is an instance of its kind's own model (see ``settings.pipeline``).
+    effects: dict[str, SerializeAsAny[EffectParams]] = Field(default_factory=dict)
+    rules: tuple[RuleSettings, ...] = ()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The YAML document arrives as init kwargs (see ``load_settings``) and must rank
+        # lowest, so environment and secret files can override what the file says.
+        secrets = NestedSecretsSettingsSource(file_secret_settings)
+        return env_settings, secrets, init_settings
+
+    @field_validator("effects", mode="before")
+    @classmethod
+    def _effects_by_kind(cls, value: Any) -> dict[str, EffectParams]:
+        return validate_effects(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        problems = list(dict.fromkeys(cross_check(self)))
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    # ------------------------------------------------------------ derived views
+
+    def pipeline(self) -> Pipeline:
+        return build_pipeline(self)
+
+    def link_names(self) -> set[str]:
+        return link_names(self.effects)
+
+    def template_fields(self) -> set[str]:
+        return {*BUILTIN_FIELDS, *self.columns, *(f"{link}_url" for link in self.link_names())}
+
+    def uses(self, kind: str) -> bool:
+        return any(effect.kind == kind for effect in self.effects.values())
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            [f"{path}: no such configuration file. Fix: pass --config PATH or set {CONFIG_ENV}"]
+        ) from None
+    except OSError as error:
+        raise ConfigError([f"{path}: cannot be read ({error.strerror})."]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(
+            [f"{path}{where}: malformed YAML ({problem}). Fix: check indentation and quoting there"]
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            [f"{path}: the top level must be a mapping of sections (monday:, columns:, …)."]
+        )
+    return data
+
+
+def describe_validation_error(error: ValidationError) -> list[str]:
+    """Turn pydantic's report into ``key: problem. Fix: …`` lines without echoing secrets."""
+    problems = []
+    for item in error.errors(include_input=False, include_url=False):
+        key = ".".join(str(part) for part in item["loc"])
+        kind = item["type"]
+        message = item["msg"]
+        if kind == "extra_forbidden":
+            problems.append(f"{key}: unknown key. Fix: remove it or correct its spelling")
+        elif kind == "missing":
+            problems.append(f"{key}: required but not set. Fix: add it to the configuration")
+        elif kind == "value_error":
+            text = message.removeprefix("Value error, ")
+            # Sections that check their own parts (effects, cross-checks) already name keys.
+            keyed = not key or key == "effects"
+            problems.extend(text.splitlines() if keyed else [f"{key}: {text}"])
+        else:
+            problems.append(f"{key}: {message}. Fix: correct the value")
+    return problems
+
+
+def load_settings(path: Path | None = None, *, secrets_dir: Path | None = None) -> Settings:
+    """Read and validate everything; raise ``ConfigError`` listing every problem found."""
+    if path is None and os.environ.get(CONFIG_ENV):
+        path = Path(os.environ[CONFIG_ENV])
+    data = _read_yaml(path) if path is not None else {}
+    secrets = secrets_dir or Path(os.environ.get(SECRETS_DIR_ENV, DEFAULT_SECRETS_DIR))
+    try:
+        return Settings(_secrets_dir=secrets if secrets.is_dir() else None, **data)
+    except ValidationError as error:
+        raise ConfigError(describe_validation_error(error)) from None

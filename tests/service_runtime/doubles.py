@@ -1,0 +1,108 @@
+"""Stand-ins for what the coordinator drives: a hand-moved clock, a scripted sync service and a
+runner lock the test holds or takes away, so that ticks are played without a scheduler."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+from leadbridge.adapters.store.lock import RunnerLock
+from leadbridge.runtime.coordinator import PollCoordinator
+from leadbridge.runtime.pacing import PollPacing
+from leadbridge.service.sync import CycleReport, SyncService
+from leadbridge.settings import ServiceSettings
+
+# 2026-03-02 is a Monday.
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+class ScriptedService:
+    """A sync service whose cycles return, or raise, what the test queued; it notes deadlines."""
+
+    def __init__(self) -> None:
+        self.outcomes: list[CycleReport | Exception] = []
+        self.deadlines: list[datetime | None] = []
+
+    def run_cycle(
+        self, *, stop: threading.Event | None = None, deadline: datetime | None = None
+    ) -> CycleReport:
+        self.deadlines.append(deadline)
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+
+class ScriptedLock(RunnerLock):
+    """Free unless ``holder`` names another replica; ``unreachable`` makes taking it raise."""
+
+    def __init__(self) -> None:
+        self.holder = ""
+        self.unreachable: Exception | None = None
+        self.held = False
+
+    @property
+    def target(self) -> str:
+        return "the scripted database"
+
+    def acquire(self, wait_seconds: float = 0) -> bool:
+        if self.unreachable is not None:
+            raise self.unreachable
+        self.held = self.held or not self.holder
+        return self.held
+
+    def release(self) -> None:
+        self.held = False
+
+    def is_held(self) -> bool:
+        return self.held
+
+    def holder_description(self) -> str:
+        return self.holder
+
+
+def pacing(**service: object) -> PollPacing:
+    return PollPacing.from_settings(ServiceSettings(**service))  # type: ignore[arg-type]
+
+
+def coordinator(
+    clock: Callable[[], datetime],
+    build: Callable[[], object],
+    *,
+    lock: RunnerLock | None = None,
+    pace: PollPacing | None = None,
+    cycle_timeout_seconds: float = 3600,
+    redact: Callable[[str], str] = str,
+) -> PollCoordinator:
+    """A coordinator on ``clock``, polling every minute unless ``pace`` says otherwise."""
+    return PollCoordinator(
+        pacing=pace or pacing(interval_seconds=60),
+        lock=lock or ScriptedLock(),
+        build=cast("Callable[[], SyncService]", build),
+        cycle_timeout_seconds=cycle_timeout_seconds,
+        stop=threading.Event(),
+        redact=redact,
+        now=clock,
+    )
+
+
+def tick(
+    coordinator: PollCoordinator, service: ScriptedService, outcome: CycleReport | Exception
+) -> None:
+    """One scheduler tick whose cycle ends with ``outcome``."""
+    service.outcomes.append(outcome)
+    coordinator.poll()
