@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from leadbridge.adapters.google.drive import EFFECT_KEY, ITEM_KEY
+from leadbridge.adapters.store.sql import SqlStateStore
 from leadbridge.sandbox import Sandbox, SandboxConfig, write_sandbox_config
-from leadbridge.sandbox.world import default_columns
+from leadbridge.sandbox.world import BOARD_ID, default_columns
 
 COLUMNS = default_columns()
 TRIAGE = COLUMNS["triage_status"].labels
@@ -103,11 +104,23 @@ class Leadbridge:
         document: dict[str, Any] = json.loads(result.stdout)
         return document
 
+    def ledger(self) -> dict[tuple[str, str], str]:
+        """(item, effect) → state, read from the state database in this process.
+
+        The rows ``status --json`` shows, without starting a process for each look: for the
+        loops that look after every cycle or kill. Final checks go through ``status``.
+        """
+        store = SqlStateStore.open(f"sqlite:///{self.database}", BOARD_ID)
+        try:
+            return {(entry.item_id, entry.effect): entry.state.value for entry in store.ledger()}
+        finally:
+            store.close()
+
     def converge(self, *extra: str, cap: int) -> int:
         """Cycles until the ledger has nothing unfinished; returns how many ran (≤ cap)."""
         for cycle in range(1, cap + 1):
             self.run("sync", "--once", *extra)
-            if not unfinished(self.status()):
+            if not unfinished_in(self.ledger()):
                 return cycle
         raise AssertionError(f"not converged after {cap} cycles: {unfinished(self.status())}")
 
@@ -136,7 +149,11 @@ def ledger_states(status: Mapping[str, Any]) -> dict[tuple[str, str], str]:
 
 
 def unfinished(status: Mapping[str, Any]) -> dict[tuple[str, str], str]:
-    return {key: state for key, state in ledger_states(status).items() if state in UNFINISHED}
+    return unfinished_in(ledger_states(status))
+
+
+def unfinished_in(states: Mapping[tuple[str, str], str]) -> dict[tuple[str, str], str]:
+    return {key: state for key, state in states.items() if state in UNFINISHED}
 
 
 # ---------------------------------------------------------------- what the sales team did

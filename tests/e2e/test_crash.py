@@ -26,7 +26,6 @@ from tests.e2e.support import (
     assert_nothing_parked,
     by_column_id,
     counts,
-    ledger_states,
     observe,
     pace,
 )
@@ -98,7 +97,7 @@ def test_sigkill_at_random_points_then_restart_acts_exactly_once(
             killed_running += 1
             process.send_signal(signal.SIGKILL)
         process.wait(timeout=60)
-        running = [k for k, s in ledger_states(app.status()).items() if s == "running"]
+        running = [key for key, state in app.ledger().items() if state == "running"]
         interrupted_effects += len(running)
     sandbox.faults.clear()
     print(

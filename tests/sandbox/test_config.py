@@ -47,6 +47,9 @@ def test_overrides_merge_into_sections(sandbox: Sandbox, tmp_path: Path) -> None
     )
     settings = load_settings(written.path, secrets_dir=written.secrets_dir)
     assert settings.retry.backoff_seconds == (0,)
+    # The sandbox's quick in-call retries survive an override of another retry key.
+    assert settings.retry.in_call.attempts == 3
+    assert settings.retry.in_call.cap_seconds < 1
     assert settings.monday.page_limit == 2
     assert settings.monday.api_url == f"{sandbox.url}/monday/v2"
 

@@ -71,6 +71,7 @@ def test_listing_pages_with_link_headers(
         base_url=f"{sandbox.url}/github",
         per_page=2,
         retry=None,
+        seconds_between_requests=0,
     )
     assert len(list(followed.get_repo(HUB_REPOSITORY).get_issues(state="all"))) == 7
 

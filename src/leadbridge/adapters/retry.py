@@ -3,34 +3,31 @@
 Short and bounded on purpose: a few jittered attempts inside one call for blips (a 502, a
 dropped connection, a short 429). Anything longer is the ledger's job — the effect fails, backs
 off across cycles and eventually parks — so a slow service never stalls a cycle.
+
+Its pace is the configuration's ``retry.in_call`` section, shared by every API; an adapter's
+``from_settings`` passes it on, and an adapter built without it gets the section's defaults.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
 
 from leadbridge.domain.errors import TransientError
+from leadbridge.settings import InCallRetrySettings
 
 T = TypeVar("T")
 
-
-@dataclass(frozen=True)
-class RetrySettings:
-    attempts: int = 3
-    base_seconds: float = 1.0
-    cap_seconds: float = 20.0
-    #: A server asking us to wait longer than this is answered by the durable backoff instead.
-    max_retry_after_seconds: float = 60.0
+#: The production pace (3 attempts, 1 s base, 20 s cap, Retry-After up to 60 s).
+DEFAULT_IN_CALL = InCallRetrySettings()
 
 
 def call_with_retries(
     operation: Callable[[], T],
-    settings: RetrySettings = RetrySettings(),
+    settings: InCallRetrySettings = DEFAULT_IN_CALL,
     *,
     sleep: Callable[[float], None] = time.sleep,
     on_retry: Callable[[TransientError, float], None] | None = None,

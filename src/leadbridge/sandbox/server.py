@@ -228,6 +228,9 @@ class _Handler(BaseHTTPRequestHandler):
     owner: Sandbox
     protocol_version = "HTTP/1.1"
     server_version = "leadbridge-sandbox"
+    #: Headers and body leave in two writes; with Nagle's algorithm the body would wait for
+    #: the client's delayed ACK of the headers (up to 40 ms on Linux) on every response.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the per-request log lines; counters and state tell the story."""

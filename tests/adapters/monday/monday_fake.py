@@ -136,11 +136,11 @@ class FakeMonday:
 
     def _op_FirstItemsPage(self, v: dict[str, Any]) -> dict[str, Any]:
         if v["board"] != [BOARD_ID]:
-            return {"me": {"id": ME_ID}, "boards": []}
+            return {"boards": []}
         assert v["query"] == {"order_by": [{"column_id": "__last_updated__", "direction": "desc"}]}
         ordered = sorted(self.items, key=lambda i: i["updated_at"], reverse=True)
         page = self._page(ordered, v["limit"], v["columns"])
-        return {"me": {"id": ME_ID}, "boards": [{"id": BOARD_ID, "items_page": page}]}
+        return {"boards": [{"id": BOARD_ID, "items_page": page}]}
 
     def _op_NextItemsPage(self, v: dict[str, Any]) -> dict[str, Any] | httpx.Response:
         if self.expiring_cursors:

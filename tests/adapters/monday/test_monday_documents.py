@@ -1,4 +1,9 @@
-"""Every document the adapter can send is valid against the reference schema."""
+"""Every document the adapter can send is valid against the reference schemas.
+
+The April 2025 snapshot (``schema.graphql``) keeps the documents working on older versions;
+monday's own SDL of the pinned version (2026-07) and the next one (2026-10) must accept every
+document as it is, without any extension.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +18,26 @@ from leadbridge.adapters.monday.documents import ALL_DOCUMENTS, Document
 from leadbridge.domain.model import LinkValue, StatusValue, TextValue
 
 # tests/adapters/monday/<this file> → the repository → its sibling ``shared/``.
-SCHEMA = Path(__file__).resolve().parents[3].parent / "shared/reference/monday/schema.graphql"
+REFERENCE = Path(__file__).resolve().parents[3].parent / "shared/reference/monday"
+SCHEMA = REFERENCE / "schema.graphql"
+#: The pinned API version and the next one.
+VERSIONED_SCHEMAS = ("schema-2026-07.graphql", "schema-2026-10.graphql")
+
+
+def _read(path: Path) -> str:
+    if not path.is_file():
+        pytest.skip(f"reference schema not found at {path} (shared/ is not beside the repo)")
+    return path.read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
 def schema_text() -> str:
-    if not SCHEMA.is_file():
-        pytest.skip(f"reference schema not found at {SCHEMA} (shared/ is not beside the repo)")
-    return SCHEMA.read_text(encoding="utf-8")
+    return _read(SCHEMA)
+
+
+@pytest.fixture(scope="module", params=VERSIONED_SCHEMAS)
+def versioned_schema(request: pytest.FixtureRequest) -> GraphQLSchema:
+    return build_schema(_read(REFERENCE / request.param))
 
 
 def _schema(text: str, document: Document) -> GraphQLSchema:
@@ -31,6 +48,16 @@ def _schema(text: str, document: Document) -> GraphQLSchema:
 def test_document_validates_against_reference_schema(schema_text: str, document: Document) -> None:
     errors = validate(_schema(schema_text, document), parse(document.text))
     assert [e.message for e in errors] == []
+
+
+def test_every_document_validates_against_the_pinned_and_next_version(
+    versioned_schema: GraphQLSchema,
+) -> None:
+    errors = {
+        document.name: [e.message for e in validate(versioned_schema, parse(document.text))]
+        for document in ALL_DOCUMENTS
+    }
+    assert {name: found for name, found in errors.items() if found} == {}
 
 
 @pytest.mark.parametrize(

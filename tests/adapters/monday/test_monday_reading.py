@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from monday_fake import ME_ID, T0, FakeMonday, iso
+from graphql import FieldNode, OperationDefinitionNode, parse
+from monday_fake import T0, FakeMonday, iso
 
 from leadbridge.adapters.monday import MondayBoard
 
@@ -26,7 +27,18 @@ def test_full_scan_reads_1200_items_over_three_pages(fake: FakeMonday, board: Mo
     assert read.watermark == iso(T0 + timedelta(seconds=1199))
     assert board.usage().requests == 3
     assert board.usage().complexity == 300
-    assert board.own_user_id == ME_ID
+
+
+def test_a_scan_asks_for_its_cost_and_the_board_only(fake: FakeMonday, board: MondayBoard) -> None:
+    """Nothing unused rides along on every poll (the token's user is asked by ``check``)."""
+    fake.add_items(2)
+    board.read_items(None)
+
+    operation = parse(fake.bodies[0]["query"]).definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    selections = operation.selection_set.selections
+    fields = [selection.name.value for selection in selections if isinstance(selection, FieldNode)]
+    assert fields == ["complexity", "boards"] and len(selections) == 2
 
 
 def test_only_configured_columns_are_asked_for_and_mapped_to_logical_names(

@@ -22,17 +22,16 @@ from github import Github, GithubException
 
 from leadbridge.adapters.github.check import live_check
 from leadbridge.adapters.github.client import SERVICE, RateLimited, build_github, translate
-from leadbridge.adapters.retry import RetrySettings, call_with_retries
+from leadbridge.adapters.retry import DEFAULT_IN_CALL, call_with_retries
 from leadbridge.domain.errors import ExternalError, TransientError
 from leadbridge.domain.ports import CheckFinding, IssueRef, hub_marker
-from leadbridge.settings import Settings
+from leadbridge.settings import InCallRetrySettings, Settings
 from leadbridge.telemetry import count_request
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 PER_PAGE = 100
-_IN_CALL_RETRY = RetrySettings()
 _FAILURES = (GithubException, requests.RequestException, AssertionError, RuntimeError)
 
 
@@ -55,7 +54,7 @@ class GitHubIssues:
         labels: Sequence[str],
         base_url: str,
         timeout_seconds: float,
-        retry: RetrySettings = _IN_CALL_RETRY,
+        retry: InCallRetrySettings = DEFAULT_IN_CALL,
         sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], float] = time.time,
     ) -> None:
@@ -84,6 +83,7 @@ class GitHubIssues:
             labels=github_settings.labels,
             base_url=github_settings.base_url,
             timeout_seconds=github_settings.timeout_seconds,
+            retry=settings.retry.in_call,
             sleep=sleep,
             now=now,
         )

@@ -17,8 +17,9 @@ from google.auth.exceptions import GoogleAuthError
 from googleapiclient.errors import HttpError
 from googleapiclient.http import HttpRequest
 
-from leadbridge.adapters.retry import RetrySettings, call_with_retries
+from leadbridge.adapters.retry import DEFAULT_IN_CALL, call_with_retries
 from leadbridge.domain.errors import ExternalError, TransientError
+from leadbridge.settings import InCallRetrySettings
 from leadbridge.telemetry import count_request
 
 from .errors import translate
@@ -31,12 +32,12 @@ class GoogleCaller:
         self,
         service: str,
         account: str,
-        retry: RetrySettings | None = None,
+        retry: InCallRetrySettings = DEFAULT_IN_CALL,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.service = service
         self.account = account
-        self._retry = retry or RetrySettings()
+        self._retry = retry
         self._sleep = sleep
 
     def once(self, request: HttpRequest, action: str, *, missing: str = "the file") -> Any:

@@ -19,10 +19,10 @@ from leadbridge.adapters.mail.message import (
     build_message,
     message_id_header,
 )
-from leadbridge.adapters.retry import RetrySettings
+from leadbridge.adapters.retry import DEFAULT_IN_CALL
 from leadbridge.domain.errors import ExternalError, PermanentError
 from leadbridge.domain.ports import CheckFinding, OutgoingMail
-from leadbridge.settings import Settings
+from leadbridge.settings import InCallRetrySettings, Settings
 
 from .calls import GoogleCaller
 from .credentials import GMAIL_SCOPES, GoogleConnection
@@ -41,7 +41,7 @@ class GmailMailer:
         *,
         sender: str,
         archive_dir: Path | None = None,
-        retry: RetrySettings | None = None,
+        retry: InCallRetrySettings = DEFAULT_IN_CALL,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._connection = connection
@@ -62,7 +62,12 @@ class GmailMailer:
         connection = GoogleConnection.open(
             settings.google, GMAIL_SCOPES, subject=settings.google.subject
         )
-        return cls(connection, sender=settings.mail.sender, archive_dir=settings.mail.archive_dir)
+        return cls(
+            connection,
+            sender=settings.mail.sender,
+            archive_dir=settings.mail.archive_dir,
+            retry=settings.retry.in_call,
+        )
 
     def was_sent(self, message_id: str) -> bool | None:
         header = message_id_header(message_id, self._sender)

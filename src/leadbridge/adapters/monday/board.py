@@ -27,7 +27,6 @@ from leadbridge.adapters.monday.documents import (
 )
 from leadbridge.adapters.monday.failures import BOARD_FIX, SERVICE, CursorExpired
 from leadbridge.adapters.monday.values import column_json, lead_from_item, note_html
-from leadbridge.adapters.retry import RetrySettings
 from leadbridge.domain.errors import PermanentError, TransientError
 from leadbridge.domain.model import ColumnValue, Lead
 from leadbridge.domain.ports import ApiUsage, BoardRead, CheckFinding
@@ -62,7 +61,6 @@ class MondayBoard:
         self._page_limit = page_limit
         self._skew = watermark_skew
         self._daily_call_limit = daily_call_limit
-        self._own_user_id: str | None = None
 
     @classmethod
     def from_settings(
@@ -86,10 +84,7 @@ class MondayBoard:
             api_version=monday.api_version,
             connect_timeout=monday.connect_timeout_seconds,
             read_timeout=monday.read_timeout_seconds,
-            retry=RetrySettings(
-                attempts=monday.request_attempts,
-                max_retry_after_seconds=monday.max_retry_after_seconds,
-            ),
+            retry=settings.retry.in_call,
             sleep=sleep,
             transport=transport,
         )
@@ -146,7 +141,6 @@ class MondayBoard:
                 "query": NEWEST_FIRST,
             },
         )
-        self._own_user_id = str((data.get("me") or {}).get("id") or "") or None
         boards = data.get("boards") or []
         if not boards:
             raise PermanentError(
@@ -210,11 +204,6 @@ class MondayBoard:
 
     def usage(self) -> ApiUsage:
         return ApiUsage(requests=self._client.requests, complexity=self._client.complexity)
-
-    @property
-    def own_user_id(self) -> str | None:
-        """The token's user, learnt from the first read; its edits are our own writes."""
-        return self._own_user_id
 
     def check(self) -> list[CheckFinding]:
         return check_board(

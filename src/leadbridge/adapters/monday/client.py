@@ -33,8 +33,9 @@ from leadbridge.adapters.monday.failures import (
     from_http_status,
     legacy_errors,
 )
-from leadbridge.adapters.retry import RetrySettings, call_with_retries
+from leadbridge.adapters.retry import DEFAULT_IN_CALL, call_with_retries
 from leadbridge.domain.errors import ExternalError, TransientError
+from leadbridge.settings import InCallRetrySettings
 from leadbridge.telemetry import MONDAY_COMPLEXITY, count_request
 
 log = structlog.get_logger(__name__)
@@ -61,13 +62,13 @@ class MondayClient:
         api_version: str,
         connect_timeout: float,
         read_timeout: float,
-        retry: RetrySettings | None = None,
+        retry: InCallRetrySettings = DEFAULT_IN_CALL,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
         today: Callable[[], date] = lambda: datetime.now(UTC).date(),
     ) -> None:
         self._api_version = api_version
-        self._retry = retry or RetrySettings()
+        self._retry = retry
         self._sleep = sleep
         self._today = today
         self._last: httpx.Response | None = None

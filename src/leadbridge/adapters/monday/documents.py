@@ -45,13 +45,12 @@ fragment LeadItem on Item {
 }
 """
 
-#: First page of a scan. ``me { id }`` costs nothing extra and tells us who "we" are.
+#: First page of a scan; an unknown or unshared board answers with no board at all.
 FIRST_ITEMS_PAGE = Document(
     "FirstItemsPage",
     """
 query FirstItemsPage($board: [ID!], $limit: Int!, $columns: [String!], $query: ItemsQuery) {
   complexity { query }
-  me { id }
   boards(ids: $board) {
     id
     items_page(limit: $limit, query_params: $query) {
