@@ -86,6 +86,11 @@ class FakeBoard(FakeBase):
         top = max(self.versions.values(), default=0)
         return BoardRead(items=changed, watermark=str(top), complete=since is None)
 
+    def read_values(self, item_id: str, columns: Sequence[str]) -> Mapping[str, str]:
+        self._enter("read_values", item_id, tuple(columns))
+        lead = self.items[item_id]
+        return {column: lead.value(column) for column in columns}
+
     def write_values(self, item_id: str, values: Mapping[str, ColumnValue]) -> None:
         failure = self._enter("write_values", item_id, dict(values))
         lead = self.items[item_id]

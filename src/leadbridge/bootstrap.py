@@ -90,6 +90,8 @@ def build_sync_service(
     settings: Settings,
     *,
     backfill: bool = False,
+    backfill_effects: frozenset[str] = frozenset(),
+    adopt_existing: bool = False,
     adapters: Adapters | None = None,
     store: SqlStateStore | None = None,
     now: Callable[[], datetime] | None = None,
@@ -100,6 +102,10 @@ def build_sync_service(
         full_reconcile_every=timedelta(minutes=settings.monday.full_reconcile_minutes),
         notes=settings.notes.post,
         backfill=backfill,
+        backfill_effects=backfill_effects,
+        adopt_existing=adopt_existing,
+        takeover_after=timedelta(seconds=settings.service.takeover_after_seconds),
+        max_new_per_kind=settings.guard.max_new_per_kind,
     )
     return SyncService(
         board_id=settings.monday.board_id,

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from sqlalchemy.engine import make_url
 
@@ -22,7 +22,9 @@ from leadbridge.adapters.store.lock import LockHeld, RunnerLock
 from leadbridge.adapters.store.schema import SchemaTooNew
 from leadbridge.adapters.store.sql import BoardMismatch
 from leadbridge.domain.errors import ExternalError
+from leadbridge.domain.ledger import ATTEMPTED, EffectState
 from leadbridge.service.report import Action, CycleReport
+from leadbridge.service.sync import WorkedBefore
 from leadbridge.settings import CONFIG_ENV, ConfigError, Settings, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY = 0, 1, 2, 3
@@ -76,18 +78,39 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     configure_logging(secrets=secret_values(settings), stream=sys.stderr)
 
+    backfill = {**_backfill(settings, args.backfill), "adopt_existing": args.adopt_existing}
     if args.dry_run:
-        report = build_sync_service(settings, backfill=args.backfill).preview()
+        report = build_sync_service(settings, **backfill).preview()
     else:
         lock = RunnerLock.for_url(settings.state.url)
         if not lock.acquire(args.wait):
             raise lock.held_error()
         try:
-            report = build_sync_service(settings, backfill=args.backfill).run_cycle()
+            service = build_sync_service(settings, **backfill)
+            # Rows this cycle starts carry the lock's epoch; it stops if the lock is lost.
+            report = service.run_cycle(lease=lock.lease())
         finally:
             lock.release()
     print_report(report, dry_run=args.dry_run)
     return EXIT_OK if report.read_ok else EXIT_FAILED
+
+
+def _backfill(settings: Settings, named: list[str] | None) -> dict[str, Any]:
+    """``--backfill`` alone: every effect; ``--backfill A B``: those (by key or id)."""
+    if named is None:
+        return {}
+    if not named:
+        return {"backfill": True}
+    ids = {key: params.id or key for key, params in settings.effects.items()}
+    unknown = [name for name in named if name not in ids and name not in ids.values()]
+    if unknown:
+        raise ConfigError(
+            [
+                f"--backfill: no effect named {unknown[0]!r}. Fix: use one of "
+                + ", ".join(settings.effects)
+            ]
+        )
+    return {"backfill_effects": frozenset(ids.get(name, name) for name in named)}
 
 
 def print_report(report: CycleReport, *, dry_run: bool = False, out: TextIO = sys.stdout) -> None:
@@ -121,6 +144,50 @@ def print_report(report: CycleReport, *, dry_run: bool = False, out: TextIO = sy
     )
 
 
+# ---------------------------------------------------------------- plan
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _quiet_logs(settings)
+    from collections import Counter
+
+    from leadbridge.bootstrap import build_sync_service
+    from leadbridge.service.guard import confirm
+
+    service = build_sync_service(settings)
+    report = service.preview()
+    if not report.read_ok:
+        print(f"The board could not be read: {report.error}")
+        return EXIT_FAILED
+    kinds = {name: spec.kind for name, spec in service.pipeline.effects.items()}
+    counts: dict[str, Counter[str]] = {}
+    for action in report.actions:
+        counts.setdefault(kinds[action.effect], Counter())[action.outcome] += 1
+    print("What the configuration would do now (nothing was changed):")
+    for kind in sorted(set(kinds.values())):
+        seen = counts.get(kind, Counter())
+        print(
+            f"  {kind}: would run {seen['would run']}, adopt {seen['adopted']}, "
+            f"wait {seen['waiting']}, stop {seen['would skip']}"
+        )
+    limit = settings.guard.max_new_per_kind
+    if not report.held:
+        print(f"No kind would start more than {limit} new effects: nothing is held.")
+        return EXIT_OK
+    held = ", ".join(f"{count} {kind}" for kind, count in sorted(report.held.items()))
+    if args.confirm:
+        confirm(service.store, report.held, datetime.now(UTC))
+        print(f"Confirmed: the next cycle starts {held} (more than {limit} of a kind).")
+        return EXIT_OK
+    print(
+        f"Held: {held} new effect(s), more than guard.max_new_per_kind ({limit}) of a kind. "
+        "Check the leads above with `leadbridge sync --once --dry-run`; to let them start, "
+        "run: leadbridge plan --confirm"
+    )
+    return EXIT_FAILED
+
+
 # ---------------------------------------------------------------- status
 
 
@@ -148,18 +215,20 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_retry(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _quiet_logs(settings)
-    if args.effect and args.effect not in settings.effects:
+    ids = {key: params.id or key for key, params in settings.effects.items()}
+    if args.effect and args.effect not in {*ids, *ids.values()}:
         print(
             f"no effect named {args.effect!r}. Known: {', '.join(settings.effects)}",
             file=sys.stderr,
         )
         return EXIT_CONFIG
+    effect = ids.get(args.effect, args.effect) if args.effect else None
     from leadbridge.bootstrap import open_store
     from leadbridge.service.sync import rearm_effects
 
     store = open_store(settings)
     try:
-        rearmed = rearm_effects(store, args.item, args.effect, datetime.now(UTC))
+        rearmed = rearm_effects(store, args.item, effect, datetime.now(UTC), resend=args.resend)
         if not rearmed:
             states = {e.effect: e.state.value for e in store.ledger(args.item)}
             what = f" {args.effect}" if args.effect else ""
@@ -170,8 +239,25 @@ def cmd_retry(args: argparse.Namespace) -> int:
             return EXIT_FAILED
     finally:
         store.close()
-    for entry in rearmed:
-        print(f"Re-armed {entry.effect} of item {entry.item_id}: it runs in the next cycle.")
+    for before, _ in rearmed:
+        if before.state is EffectState.PARKED:
+            was = f"parked after {before.attempts} attempt(s)"
+        else:
+            when = (
+                before.next_attempt_at.isoformat(timespec="seconds")
+                if before.next_attempt_at
+                else "?"
+            )
+            was = f"backing off after {before.attempts} attempt(s), next try was {when}"
+        error = f": {before.last_error}" if before.last_error else ""
+        print(f"Re-armed {before.effect} of item {before.item_id} (was {was}{error}).")
+    print("They run in the next cycle.")
+    if not args.resend and any(before.ref.get(ATTEMPTED) for before, _ in rearmed):
+        print(
+            "An earlier attempt may have acted: e-mail backends that can tell are asked before "
+            "sending again, plain SMTP parks again. If you checked that an e-mail did not "
+            "arrive, re-run with --resend."
+        )
     return EXIT_OK
 
 
@@ -206,6 +292,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from leadbridge.runtime.service import run_service
 
     return run_service(settings)
+
+
+def cmd_serve_ui(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from leadbridge.ui.server import serve_ui
+
+    host = args.host if args.host is not None else settings.service.http_host
+    port = args.port if args.port is not None else settings.service.http_port
+    return serve_ui(settings, host, port)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -247,8 +342,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.add_argument(
         "--backfill",
+        nargs="*",
+        metavar="EFFECT",
+        help="act on leads already past a stage instead of adopting them: every effect, or "
+        "only the effects named (e.g. one a configuration change added)",
+    )
+    sync.add_argument(
+        "--adopt-existing",
         action="store_true",
-        help="act on leads already past a stage instead of adopting them",
+        help="meet a board worked before from another state database: adopt what exists",
     )
     sync.add_argument(
         "--wait",
@@ -256,6 +358,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         metavar="SECONDS",
         help="wait this long for another running leadbridge to finish (default 0)",
+    )
+
+    plan = add(
+        "plan",
+        cmd_plan,
+        "Show what the configuration would do now, per effect kind; confirm a held mass action.",
+    )
+    plan.add_argument(
+        "--confirm",
+        action="store_true",
+        help="let the next cycle start the new effects the mass-action guard holds",
     )
 
     status = add("status", cmd_status, "Show leads, effects done/failed/parked, and the last runs.")
@@ -266,11 +379,24 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument(
         "effect", nargs="?", help="effect name (default: every parked effect of the item)"
     )
+    retry.add_argument(
+        "--resend",
+        action="store_true",
+        help="you checked that an earlier e-mail did not arrive: send it without asking",
+    )
 
     check = add("check", cmd_check, "Validate the configuration, then the services it uses.")
     check.add_argument("--offline", action="store_true", help="only validate the configuration")
 
     add("run", cmd_run, "Run as a service: poll on a schedule, serve /healthz and /metrics.")
+
+    serve_ui = add(
+        "serve-ui",
+        cmd_serve_ui,
+        "Serve the status page from the state database alone (no polling).",
+    )
+    serve_ui.add_argument("--host", help="address to listen on (default: service.http_host)")
+    serve_ui.add_argument("--port", type=int, help="port to listen on (default: service.http_port)")
 
     demo = add(
         "demo", cmd_demo, "Run the whole pipeline against a local sandbox (no accounts needed)."
@@ -313,7 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in error.problems:
             print(f"  - {problem}", file=sys.stderr)
         return EXIT_CONFIG
-    except (BoardMismatch, SchemaTooNew) as error:
+    except (BoardMismatch, SchemaTooNew, WorkedBefore) as error:
         print(f"leadbridge: {error}", file=sys.stderr)
         return EXIT_CONFIG
     except LockHeld as error:

@@ -224,14 +224,14 @@ def _summary(
 def _effect_line(name: str, entry: LedgerEntry, settings: Settings) -> str:
     if entry.state is not EffectState.DONE:
         return f"{name}: {entry.state.value} {entry.last_error}".rstrip()
-    return f"{name}: {kind_of(settings.effects[name].kind).made(entry.ref)}"
+    return f"{name}: {kind_of(settings.pipeline().effects[name].kind).made(entry.ref)}"
 
 
 def _sandbox_counts(
     snapshot: Mapping[str, Any], ledger: Sequence[LedgerEntry], settings: Settings
 ) -> list[str]:
     """Objects the sandbox holds, set against the effects the ledger says are done."""
-    ports = {name: kind_of(params.kind).port for name, params in settings.effects.items()}
+    ports = {name: kind_of(spec.kind).port for name, spec in settings.pipeline().effects.items()}
     done = Counter(e.effect for e in ledger if e.state is EffectState.DONE)
     tags = Counter(
         f["appProperties"][EFFECT_KEY].split(":")[0]

@@ -12,6 +12,7 @@ from graphql import (
     GraphQLObjectType,
 )
 
+from leadbridge.adapters.monday.documents import ITEM_VALUES
 from leadbridge.sandbox.monday_schema import reference_schema, sandbox_schema
 from leadbridge.sandbox.server import Sandbox
 from leadbridge.sandbox.state import SALES_USER, SERVICE_USER
@@ -345,3 +346,40 @@ def test_single_column_mutations_items_and_updates(
     assert texts["status_triage"] == "In Scope"
     assert texts["link_folder"] == "https://f.example - https://f.example"
     assert data["version"]["value"] == "2026-07"
+
+
+def test_one_items_values_are_read_fresh_with_its_state(
+    sandbox: Sandbox, monday: Monday, board_id: str
+) -> None:
+    """The adapter's ``ItemValues``: only the asked columns, typed; gone items as monday has them."""
+    live, archived, deleted = _leads(sandbox, 3)
+    set_values(
+        sandbox.state,
+        live,
+        {"status_triage": "Out of Scope", "link_folder": {"url": "https://f.example", "text": "F"}},
+    )
+    with sandbox.state.lock:
+        items = sandbox.state.board().items
+        items[archived].state, items[deleted].state = "archived", "deleted"
+    asked = ["status_triage", "link_folder", "email_contact"]
+
+    def read(item_id: str) -> list[dict[str, object]]:
+        body = monday.post(ITEM_VALUES.text, {"item": item_id, "columns": asked}).json()
+        assert "errors" not in body, body
+        assert body["data"]["complexity"]["query"] > 0
+        return body["data"]["items"]
+
+    [item] = read(live)
+    assert item["id"] == live and item["state"] == "active"
+    values = _values(item)
+    assert sorted(values) == sorted(asked)
+    assert values["status_triage"]["label"] == "Out of Scope"
+    assert values["link_folder"]["url"] == "https://f.example"
+    assert values["link_folder"]["text"] == "https://f.example - F"
+    assert values["email_contact"]["email"] is None and values["email_contact"]["text"] == ""
+    assert [(i["id"], i["state"]) for i in read(archived) + read(deleted)] == [
+        (archived, "archived"),
+        (deleted, "deleted"),
+    ]
+    assert read("999") == []
+    assert sandbox.state.request_count("monday", "items") == 4

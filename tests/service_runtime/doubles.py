@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from leadbridge.adapters.store.lock import RunnerLock
+from leadbridge.domain.ports import Lease
 from leadbridge.runtime.coordinator import PollCoordinator
 from leadbridge.runtime.pacing import PollPacing
 from leadbridge.service.sync import CycleReport, SyncService
@@ -36,11 +37,17 @@ class ScriptedService:
     def __init__(self) -> None:
         self.outcomes: list[CycleReport | Exception] = []
         self.deadlines: list[datetime | None] = []
+        self.leases: list[Lease | None] = []
 
     def run_cycle(
-        self, *, stop: threading.Event | None = None, deadline: datetime | None = None
+        self,
+        *,
+        stop: threading.Event | None = None,
+        deadline: datetime | None = None,
+        lease: Lease | None = None,
     ) -> CycleReport:
         self.deadlines.append(deadline)
+        self.leases.append(lease)
         outcome = self.outcomes.pop(0)
         if isinstance(outcome, Exception):
             raise outcome
@@ -54,6 +61,8 @@ class ScriptedLock(RunnerLock):
         self.holder = ""
         self.unreachable: Exception | None = None
         self.held = False
+        #: How many times the lock was taken: the epoch of the latest taking.
+        self.taken = 0
 
     @property
     def target(self) -> str:
@@ -62,11 +71,15 @@ class ScriptedLock(RunnerLock):
     def acquire(self, wait_seconds: float = 0) -> bool:
         if self.unreachable is not None:
             raise self.unreachable
+        if not self.held and not self.holder:
+            self.taken += 1
+            self._epoch = self.taken
         self.held = self.held or not self.holder
         return self.held
 
     def release(self) -> None:
         self.held = False
+        self._epoch = None
 
     def is_held(self) -> bool:
         return self.held

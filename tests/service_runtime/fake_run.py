@@ -18,6 +18,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from leadbridge.domain.ports import Lease
 from leadbridge.runtime.service import run_service
 from leadbridge.service.sync import CycleReport
 from leadbridge.settings import Settings
@@ -37,7 +38,11 @@ class JournalledService:
             os.fsync(out.fileno())
 
     def run_cycle(
-        self, *, stop: threading.Event | None = None, deadline: datetime | None = None
+        self,
+        *,
+        stop: threading.Event | None = None,
+        deadline: datetime | None = None,
+        lease: Lease | None = None,
     ) -> CycleReport:
         self.cycles += 1
         report = CycleReport(started_at=datetime.now(UTC), read_ok=True)

@@ -126,3 +126,24 @@ def test_no_cycle_starts_once_stop_is_set_and_the_lock_can_be_released() -> None
     assert poller.wait_idle(0)
     poller.release()
     assert not lock.is_held()
+
+
+def test_each_cycle_runs_under_the_lease_of_the_lock_taking_it_holds() -> None:
+    clock = Clock()
+    service = ScriptedService()
+    lock = ScriptedLock()
+    poller = coordinator(clock, lambda: service, lock=lock)
+    tick(poller, service, _ok(clock))
+    clock.advance(INTERVAL)
+    tick(poller, service, _ok(clock))
+    first, second = service.leases
+    assert first is not None and second is not None
+    assert first.epoch == second.epoch == lock.epoch == 1
+    assert first.held()
+
+    lock.held = False  # the session died; nobody else wanted the lock, so it is taken again
+    clock.advance(INTERVAL)
+    tick(poller, service, _ok(clock))
+    third = service.leases[-1]
+    assert third is not None and third.epoch == 2
+    assert third.held() and not first.held()

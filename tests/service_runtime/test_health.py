@@ -94,6 +94,18 @@ def test_last_cycle_is_the_report_summary_with_its_times(
     }
 
 
+def test_a_held_mass_action_is_shown_on_healthz_without_failing_it(
+    poller: PollCoordinator, service: ScriptedService, clock: Clock
+) -> None:
+    report = _report(clock.now, read_ok=True)
+    report.held["email"] = 57
+    tick(poller, service, report)
+    verdict = poller.verdict()
+    assert verdict.status == 200
+    assert verdict.body["held"] == {"email": 57}
+    assert "leadbridge plan --confirm" in verdict.body["attention"]
+
+
 def test_a_cycle_that_raised_counts_as_a_failed_poll(
     poller: PollCoordinator, service: ScriptedService, clock: Clock
 ) -> None:

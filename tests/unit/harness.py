@@ -48,7 +48,13 @@ class Harness:
             "1PriceQuoteTemplateId", "Quote", "application/vnd.google-apps.document"
         )
 
-    def service(self, *, backfill: bool = False) -> SyncService:
+    def service(
+        self,
+        *,
+        backfill: bool = False,
+        backfill_effects: frozenset[str] = frozenset(),
+        adopt_existing: bool = False,
+    ) -> SyncService:
         ports = {"drive": self.drive, "mailer": self.mailer, "issues": self.issues}
         ports.update(self.extra_ports)
         return build_sync_service(
@@ -57,6 +63,8 @@ class Harness:
             store=self.store,
             now=lambda: self.now,
             backfill=backfill,
+            backfill_effects=backfill_effects,
+            adopt_existing=adopt_existing,
         )
 
     def cycle(self, *, backfill: bool = False) -> CycleReport:

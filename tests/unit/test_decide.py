@@ -39,9 +39,9 @@ def row(effect: str, state: EffectState, **changes: object) -> LedgerEntry:
     return LedgerEntry("1", effect, state, **changes)  # type: ignore[arg-type]
 
 
-def decided(lead: Lead, *entries: LedgerEntry, **situation: bool) -> list[Decision]:
+def decided(lead: Lead, *entries: LedgerEntry, **situation: object) -> list[Decision]:
     ledger = {e.effect: e for e in entries}
-    return decide(lead, ledger, PIPELINE, ORDER, Situation(NOW, **situation))
+    return decide(lead, ledger, PIPELINE, ORDER, Situation(NOW, **situation))  # type: ignore[arg-type]
 
 
 def test_a_lead_that_jumped_statuses_runs_everything_in_dependency_order() -> None:
@@ -96,7 +96,8 @@ def test_the_first_meeting_adopts_what_was_never_started_and_finishes_what_was()
 def test_backfill_re_arms_adopted_effects_the_lead_requires() -> None:
     folder = row("folder", EffectState.ADOPTED)
     copies = row("copies", EffectState.ADOPTED)
-    assert decided(at("Quote"), folder, copies, backfill=True) == [
+    everything = frozenset(PIPELINE.effects)
+    assert decided(at("Quote"), folder, copies, backfill=everything) == [
         Decision("folder", Act.RUN, rearm=True),
         Decision("copies", Act.RUN, rearm=True, after=("folder",)),
     ]

@@ -5,21 +5,31 @@ from __future__ import annotations
 import html
 import re
 from datetime import date
+from pathlib import Path
 
 import pytest
+import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from leadbridge.adapters.store.sql import SqlStateStore
 from leadbridge.domain.model import Lead
 from leadbridge.domain.ports import hub_marker
 from leadbridge.domain.render import template_context
 from leadbridge.effects.hub_body import (
+    EMAIL_REMOVED,
     GITHUB_BODY_LIMIT,
     GITHUB_TITLE_LIMIT,
     NO_RESPONSE,
+    PHONE_REMOVED,
     neutralise,
+    remove_contact_details,
     render_hub_issue,
 )
+from leadbridge.settings import ConfigError, Settings, load_settings
+from tests.conftest import EXAMPLE_CONFIG
+
+from .harness import Harness, lead
 
 FIELDS = {
     "Background": "community",
@@ -51,12 +61,21 @@ def lead_with(**values: str) -> Lead:
 
 
 def issue(
-    lead: Lead, *, body: str | None = None, title: str = "New Hub: {name}"
+    lead: Lead,
+    *,
+    body: str | None = None,
+    title: str = "New Hub: {name}",
+    personal_data: bool = False,
 ) -> tuple[str, str]:
     links = {"folder": "https://drive.google.com/drive/folders/F1"}
     context = template_context(lead, links, date(2026, 5, 1))
     return render_hub_issue(
-        lead, title_template=title, body_template=body, fields=FIELDS, context=context
+        lead,
+        title_template=title,
+        body_template=body,
+        fields=FIELDS,
+        context=context,
+        personal_data=personal_data,
     )
 
 
@@ -92,7 +111,7 @@ def test_default_body_follows_the_handbook_template() -> None:
 
 
 def test_empty_fields_read_no_response_and_unknown_labels_join_important_information() -> None:
-    _, body = issue(lead_with(contact_email="ada@example.edu"))
+    _, body = issue(lead_with(contact_email="ada@example.edu"), personal_data=True)
 
     assert "# Background\n\n_No response_" in body
     assert f"**Hub url**\n\n{NO_RESPONSE}" in body
@@ -210,3 +229,224 @@ def test_mentions_are_broken_but_email_addresses_are_kept() -> None:
     assert "@\u200bada" in shown
     assert "(@\u200b2i2c-org/team)" in shown
     assert "ada@example.org" in shown
+
+
+# ---------------------------------------------------------------- no personal data by default
+
+FREE_TEXT = (
+    "Pilot since 2026-05-01 for our 2024-2025 course (JupyterHub 4.1.5, budget $12,000, "
+    "see https://uni.pilot.2i2c.cloud). Questions: ada.lovelace@uni.example.edu or "
+    "+1 (510) 555-0123; office 020 7946 0958."
+)
+ANY_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+
+
+def _config(tmp_path: Path, **hub_issue: object) -> Path:
+    """The example configuration with an e-mail and a phone column shown in the hub issue."""
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    data["columns"]["contact_phone"] = {"id": "phone_contact", "type": "phone"}
+    effect = data["effects"]["hub_issue"]
+    effect["fields"].update({"Contact e-mail": "contact_email", "Phone": "contact_phone"})
+    effect.update(hub_issue)
+    path = tmp_path / "leadbridge.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    return path
+
+
+def _hub_issue_of(settings: Settings, store: SqlStateStore) -> tuple[str, str]:
+    h = Harness(settings, store)
+    h.start_empty()
+    h.board.put(
+        lead(
+            "9",
+            triage_status="Questionnaire Received",
+            negotiation_status="Contract Signed",
+            organization="Uni (switchboard 510-555-0199)",
+            contact_phone="+1 510 555 0100",
+            community=FREE_TEXT,
+            hub_url="uni.pilot.2i2c.cloud",
+        )
+    )
+    h.cycle()
+    h.cycle()
+    ((_, title, body, _),) = h.issues.issues
+    return title, body
+
+
+def test_the_default_pipeline_publishes_no_e_mail_address_or_phone_number(
+    example_settings: Settings, store: SqlStateStore
+) -> None:
+    title, body = _hub_issue_of(example_settings, store)
+
+    shown = f"{title}\n{body}"
+    assert not ANY_EMAIL.search(shown)
+    for number in ("555-0123", "7946", "555-0199", "555 0100"):
+        assert number not in shown
+    assert title == f"New Hub: Uni (switchboard {PHONE_REMOVED})"
+    assert f"{EMAIL_REMOVED} or {PHONE_REMOVED}; office {PHONE_REMOVED}." in body
+    for kept in ("2026-05-01", "2024-2025", "4.1.5", "$12,000", "https://uni.pilot.2i2c.cloud"):
+        assert kept in body
+    assert "**Hub url**\n\nuni.pilot.2i2c.cloud" in body
+    # A name in a role the handbook template asks for, not a way to reach the person.
+    assert "**Community champion**\n\nAda Lovelace" in body
+    assert "Contact e-mail" not in body
+
+
+def test_showing_an_e_mail_or_phone_column_is_refused_unless_personal_data(
+    tmp_path: Path, secrets_dir: Path
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(_config(tmp_path), secrets_dir=secrets_dir)
+
+    problems = caught.value.problems
+    fix = (
+        "Fix: remove it from fields, or set personal_data: true if the repository is private "
+        "or the person agreed to it"
+    )
+    email = "effects.hub_issue.fields.Contact e-mail: column 'contact_email' holds e-mail"
+    phone = "effects.hub_issue.fields.Phone: column 'contact_phone' holds phone numbers"
+    assert any(line.startswith(email) and line.endswith(fix) for line in problems), problems
+    assert any(line.startswith(phone) and line.endswith(fix) for line in problems), problems
+
+
+def test_personal_data_true_shows_contact_details_as_they_are(
+    tmp_path: Path, secrets_dir: Path, store: SqlStateStore
+) -> None:
+    settings = load_settings(_config(tmp_path, personal_data=True), secrets_dir=secrets_dir)
+
+    title, body = _hub_issue_of(settings, store)
+
+    assert title == "New Hub: Uni (switchboard 510-555-0199)"
+    assert "**Contact e-mail**\n\nada9@uni.example.edu" in body
+    assert "**Phone**\n\n\\+1 510 555 0100" in body  # escaped: "+" would start a list
+    assert "ada.lovelace@uni.example.edu or +1 (510) 555-0123; office 020 7946 0958." in body
+    assert "removed]" not in body
+
+
+def test_values_that_are_not_the_leads_are_never_touched() -> None:
+    lead = Lead("1234567890", "Uni", {"community": "call 5105550123"}, "https://x/1234567890")
+    _, body = issue(lead, body="Item {item_id} ({item_url}): {community}")
+
+    assert f"Item 1234567890 (https://x/1234567890): call {PHONE_REMOVED}" in body
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "+1 (510) 555-0123",
+        "(510) 555-0123",
+        "(510)555-0123",
+        "510-555-0123",
+        "510.555.0123",
+        "510 555 0123",
+        "+44 20 7946 0958",
+        "+44 (0)20 7946 0958",
+        "020 7946 0958",
+        "07700 900123",
+        "+49 30 1234567",
+        "030/1234567",
+        "01 23 45 67 89",
+        "01-23-45-67-89",
+        "06 12345678",
+        "+34 612 345 678",
+        "+15105550123",
+        "5105550123",
+    ],
+)
+def test_phone_numbers_are_removed(number: str) -> None:
+    assert remove_contact_details(f"Call {number}, or not.") == f"Call {PHONE_REMOVED}, or not."
+    assert remove_contact_details(f"({number})") == f"({PHONE_REMOVED})"
+    assert remove_contact_details(number) == PHONE_REMOVED
+
+
+def test_a_phone_number_next_to_a_date_or_a_link_is_still_removed() -> None:
+    text = "2026-05-01 510 555 0123 tel:+15105550123 510-555-0123 2026-06-01"
+    assert remove_contact_details(text) == (
+        f"2026-05-01 {PHONE_REMOVED} tel:{PHONE_REMOVED} {PHONE_REMOVED} 2026-06-01"
+    )
+
+
+def test_phone_numbers_written_one_after_another_are_all_removed() -> None:
+    # One run of 20 digits is too long for one phone, so it is taken apart.
+    shown = remove_contact_details("Call 510 555 0123 510 555 0199 or 020 7946 0958 0121 496 0000")
+    assert not re.search(r"[0-9]", shown), shown
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # dates and times
+        "2026-05-01",
+        "2026-05-01T09:30:00Z",
+        "01.05.2026",
+        "1.5.2026",
+        "05/01/2026",
+        "2026/05/01",
+        "2024-2025",
+        "2024/25",
+        "10:00-12:30",
+        # hub URLs and other links
+        "uni.pilot.2i2c.cloud",
+        "https://uni.pilot.2i2c.cloud/hub/login",
+        "https://example.monday.com/boards/1234567890/pulses/9876543210",
+        "https://zoom.us/j/5105550123?pwd=abc",
+        "https://hub.example.org:8443/user/5105550123/lab",
+        "https://github.com/2i2c-org/infrastructure/issues/1234567",
+        "DOI 10.5281/zenodo.1234567",
+        # version numbers and addresses
+        "JupyterHub 4.1.5",
+        "v2023.10.1",
+        "2023.10.1",
+        "10.0.19041.1",
+        "192.168.100.200",
+        "image: quay.io/2i2c/lab:2024.05.13-abc1234",
+        # money
+        "$12,000",
+        "$1,500,000.00",
+        "US$ 1500000",
+        "USD 1500000",
+        "USD 15000000000",
+        "1 500 000 €",
+        "EUR 2 500 000",
+        "€ 1.234.567,89",
+        "12.000,00 EUR",
+        "CHF 1'500'000",
+        "1500000 dollars",
+        "£1,234,567",
+        "a grant of 1 500 000 over 3 years",
+        "1000-5000 users",
+        # other numbers
+        "NSF award 2229876",
+        "ORCID 0000-0002-1825-0097",
+        "item 4242",
+        "200 users in 3 courses",
+        "cohorts of 2019 2020 2021",
+        "sizes 1 2 3 4 5 6 7 8",
+        "sizes 100 200 300 400 500 600",
+    ],
+)
+def test_dates_links_versions_and_money_are_kept(text: str) -> None:
+    assert remove_contact_details(f"See {text} here.") == f"See {text} here."
+    assert remove_contact_details(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ada@example.org", EMAIL_REMOVED),
+        ("Ada.Lovelace+hub@uni.example.ac.uk.", f"{EMAIL_REMOVED}."),
+        ("<ada@example.org>", f"<{EMAIL_REMOVED}>"),
+        ("mailto:ada@example.org", f"mailto:{EMAIL_REMOVED}"),
+        ("jörg@uni-münchen.de", EMAIL_REMOVED),
+        ("ask @choldgraf or @2i2c-org/team", "ask @choldgraf or @2i2c-org/team"),
+        ("2i2c-org/infrastructure#12", "2i2c-org/infrastructure#12"),
+    ],
+)
+def test_e_mail_addresses_are_removed_and_mentions_kept(text: str, expected: str) -> None:
+    assert remove_contact_details(text) == expected
+
+
+def test_removal_stays_linear_on_long_digit_runs() -> None:
+    # One pass per run: no backtracking from every space of a long run of digit groups.
+    text = "1 " * 50_000 + "x"
+    assert remove_contact_details(text) == text

@@ -28,6 +28,7 @@ from hypothesis.stateful import (
 )
 
 from leadbridge.domain.ledger import (
+    ATTEMPTED,
     MAX_RETRY_AFTER,
     EffectState,
     IllegalTransition,
@@ -47,7 +48,7 @@ LEGAL_FROM: dict[str, frozenset[EffectState]] = {
     "rearm": frozenset({S.PARKED, S.FAILED, S.SKIPPED}),
     "adopt": frozenset({S.PENDING}),
     "backfill": frozenset({S.ADOPTED}),
-    "skip": frozenset({S.PENDING, S.FAILED}),
+    "skip": frozenset({S.PENDING, S.FAILED, S.RUNNING}),
 }
 
 #: One call of each operation (both kinds of failure), for the exhaustive checks.
@@ -109,7 +110,13 @@ def expected(
         return None
     move = dataclasses.replace
     if op == "start":
-        return move(entry, state=S.RUNNING, attempts=entry.attempts + 1, updated_at=now)
+        return move(
+            entry,
+            state=S.RUNNING,
+            attempts=entry.attempts + 1,
+            ref={**entry.ref, ATTEMPTED: True},
+            updated_at=now,
+        )
     if op == "record_ref":
         return move(entry, ref={**entry.ref, **args["ref"]}, updated_at=now)
     if op == "succeed":
@@ -231,6 +238,10 @@ class LedgerMachine(RuleBasedStateMachine):
 
         if op == "succeed":
             assert before.ref.keys() <= after.ref.keys(), "succeed lost a recorded ref"
+        if op == "start":
+            # The start is recorded before the call, so no later re-arm forgets it happened.
+            assert after.ref[ATTEMPTED] is True
+            self.refs[ATTEMPTED] = True
         if passed_ref is not None:
             self.refs.update(passed_ref)
             passed_ref.clear()  # the caller's dict is theirs: the entry must not share it

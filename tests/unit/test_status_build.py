@@ -64,6 +64,9 @@ class FakeStore:
     def board_state(self) -> BoardState:
         return BoardState("1234567890", NOW - timedelta(days=1), last_full_read_at=NOW)
 
+    def fact(self, name: str) -> None:
+        return None
+
 
 def item_id(n: int) -> str:
     return f"{9_000_000 + n}"

@@ -159,9 +159,9 @@ def test_process_killed_mid_send_with_smtp_parks_instead_of_risking_a_second_mai
     service = h.service()
     original = service.runner.run
 
-    def die_after_start(lead_, entry, entries):
+    def die_after_start(lead_, entry, entries, **options):
         if entry.effect != "notify_icsi_quote_sent":
-            return original(lead_, entry, entries)
+            return original(lead_, entry, entries, **options)
         started = entry.start(h.now)
         h.store.save_entry(started, entry)  # RUNNING recorded, then the process "dies"
         raise SystemExit
@@ -203,7 +203,9 @@ def test_failing_effect_backs_off_then_parks_while_others_proceed(h: Harness) ->
     assert any("leadbridge retry 10 lead_folder" in note for note in h.board.notes["10"])
 
     rearmed = rearm_effects(h.store, "10", "lead_folder", h.now)
-    assert [e.effect for e in rearmed] == ["lead_folder"]
+    assert [(before.state, after.effect) for before, after in rearmed] == [
+        (EffectState.PARKED, "lead_folder")
+    ]
     assert h.entry("10", "lead_folder").state is EffectState.PENDING
     h.drive.failures.clear()
     h.cycle()
@@ -344,9 +346,9 @@ def test_a_backfill_cut_short_is_finished_by_the_next_plain_cycle(example_settin
     service = h.service(backfill=True)
     original = service.runner.run
 
-    def die_in_copies(lead_, entry, entries):
+    def die_in_copies(lead_, entry, entries, **options):
         if entry.effect != "quote_copies":
-            return original(lead_, entry, entries)
+            return original(lead_, entry, entries, **options)
         h.store.save_entry(entry.start(h.now), entry)  # RUNNING, then the process dies
         raise SystemExit
 

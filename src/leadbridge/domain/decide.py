@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
+from leadbridge.domain.history import Trigger, required_under
 from leadbridge.domain.ledger import SETTLED, EffectState, LedgerEntry
 from leadbridge.domain.model import Lead, Pipeline
 from leadbridge.domain.planning import required_effects
@@ -30,6 +31,11 @@ class Act(enum.StrEnum):
     RUN = "run"
     #: Pending or backing off, but the lead no longer requires it.
     SKIP = "skip"
+    #: Started under another holder of the runner lock whose call may still be in flight.
+    BUSY = "busy"
+    #: An attempt was interrupted and the lead no longer requires the effect: finish or
+    #: undo what it half made, so that nothing stays half done (see ``EffectKind.resolve``).
+    RESOLVE = "resolve"
 
 
 @dataclass(frozen=True)
@@ -49,10 +55,42 @@ class Situation:
     """Facts of the cycle that are the same for every lead."""
 
     now: datetime
-    #: The board is met for the first time and the operator did not ask for a backfill.
+    #: The board is met for the first time: what leads already show is history.
     adopting: bool = False
-    #: The operator asked to act on effects adopted earlier.
-    backfill: bool = False
+    #: Effects the operator asked to act on (a backfill): never adopted, and re-armed
+    #: where adopted before.
+    backfill: frozenset[str] = frozenset()
+    #: Effects added or widened by a configuration change first seen now, each with the
+    #: triggers it had before: a lead already at a new trigger is history for that effect.
+    changed: Mapping[str, frozenset[Trigger]] = field(default_factory=dict)
+    #: The runner-lock epoch this cycle acts under (None: no lock, e.g. a dry run).
+    epoch: int | None = None
+    #: How long a row started under another epoch is presumed still in flight.
+    takeover_after: timedelta = timedelta(minutes=5)
+    #: Processes ("host:pid") known to be gone, whose rows are dead at once.
+    dead_owners: frozenset[str] = frozenset()
+
+    def adopts(self, lead: Lead, effect: str) -> bool:
+        """Whether the lead's current state is history for this effect, to record not act on."""
+        if effect in self.backfill:
+            return False
+        if self.adopting:
+            return True
+        before = self.changed.get(effect)
+        return before is not None and not required_under(lead, before)
+
+    def in_flight_elsewhere(self, entry: LedgerEntry) -> bool:
+        """A RUNNING row another lock holder started lately: busy, not an interrupted attempt.
+
+        A holder that lost the lock (its database session died) may still be inside the
+        call it started; resuming now could do the same thing twice. Its call is bounded by
+        timeouts, so after ``takeover_after`` the row is resumed with a lookup first.
+        """
+        if entry.state is not EffectState.RUNNING or self.epoch is None:
+            return False
+        if entry.epoch is None or entry.epoch == self.epoch or entry.owner in self.dead_owners:
+            return False
+        return entry.updated_at is not None and self.now - entry.updated_at < self.takeover_after
 
 
 def decide(
@@ -64,23 +102,30 @@ def decide(
 ) -> list[Decision]:
     """Decisions for one lead, in dependency order; effects with nothing to do are left out."""
     required = required_effects(lead, pipeline)
-    decisions: list[Decision] = [
-        Decision(name, Act.SKIP)
-        for name, entry in ledger.items()
-        if name not in required and entry.state in (EffectState.PENDING, EffectState.FAILED)
-    ]
+    decisions: list[Decision] = []
+    for name, entry in ledger.items():
+        if name in required or name not in pipeline.effects:
+            continue
+        if entry.state in (EffectState.PENDING, EffectState.FAILED):
+            decisions.append(Decision(name, Act.SKIP))
+        elif entry.state is EffectState.RUNNING:
+            busy = situation.in_flight_elsewhere(entry)
+            decisions.append(Decision(name, Act.BUSY if busy else Act.RESOLVE))
     running: set[str] = set()
     for name in order:
         if name not in required:
             continue
         entry = ledger.get(name)
         state = entry.state if entry is not None else None
-        backfilled = situation.backfill and state is EffectState.ADOPTED
+        backfilled = name in situation.backfill and state is EffectState.ADOPTED
         if state in SETTLED and not backfilled:
+            continue
+        if entry is not None and situation.in_flight_elsewhere(entry):
+            decisions.append(Decision(name, Act.BUSY))
             continue
         # Only what was never started is adopted; an effect an earlier run began (a backfill
         # cut short) is finished, not forgotten.
-        if situation.adopting and state in (None, EffectState.PENDING):
+        if state in (None, EffectState.PENDING) and situation.adopts(lead, name):
             decisions.append(Decision(name, Act.ADOPT))
             continue
         unmet = [

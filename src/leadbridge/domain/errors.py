@@ -10,10 +10,15 @@ from __future__ import annotations
 class ExternalError(Exception):
     """A call to an outside service failed; ``message`` is written for an operator."""
 
-    def __init__(self, service: str, message: str, *, fix: str = "") -> None:
+    def __init__(
+        self, service: str, message: str, *, fix: str = "", not_acted: bool = False
+    ) -> None:
         self.service = service
         self.message = message
         self.fix = fix
+        #: The service said for certain that nothing happened (a 4xx reply before the
+        #: message was accepted, a connection refused): the next attempt need not doubt.
+        self.not_acted = not_acted
         super().__init__(self.describe())
 
     def describe(self) -> str:
@@ -29,10 +34,16 @@ class TransientError(ExternalError):
     """
 
     def __init__(
-        self, service: str, message: str, *, retry_after: float | None = None, fix: str = ""
+        self,
+        service: str,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        fix: str = "",
+        not_acted: bool = False,
     ) -> None:
         self.retry_after = retry_after
-        super().__init__(service, message, fix=fix)
+        super().__init__(service, message, fix=fix, not_acted=not_acted)
 
 
 class PermanentError(ExternalError):

@@ -38,6 +38,10 @@ class EffectState(enum.StrEnum):
 SETTLED = frozenset({EffectState.DONE, EffectState.ADOPTED})
 
 
+#: Ref key set when an attempt starts and cleared only when it certainly did nothing.
+ATTEMPTED = "attempted"
+
+
 class IllegalTransition(Exception):
     """A programming error: the core asked the ledger for a move the state machine forbids."""
 
@@ -71,6 +75,10 @@ class LedgerEntry:
     last_error: str = ""
     ref: Mapping[str, Any] = field(default_factory=dict)
     updated_at: datetime | None = None
+    #: The runner-lock epoch and the process ("host:pid") of the attempt that last started it:
+    #: a RUNNING row of a foreign epoch may still be in flight elsewhere (see ``decide``).
+    epoch: int | None = None
+    owner: str = ""
 
     def is_due(self, now: datetime) -> bool:
         if self.state in (EffectState.PENDING, EffectState.RUNNING):
@@ -85,12 +93,17 @@ class LedgerEntry:
             raise IllegalTransition(f"{self.item_id}/{self.effect}: {self.state} → {target}")
         return replace(self, **changes)
 
-    def start(self, now: datetime) -> LedgerEntry:
+    def start(self, now: datetime, *, epoch: int | None = None, owner: str = "") -> LedgerEntry:
+        """Recorded before the external call. ``ref["attempted"]`` survives re-arming, so a
+        later attempt knows an earlier one may have acted (see ``EffectContext``)."""
         return self._move(
             frozenset({EffectState.PENDING, EffectState.FAILED, EffectState.RUNNING}),
             state=EffectState.RUNNING,
             attempts=self.attempts + 1,
+            ref={**self.ref, ATTEMPTED: True},
             updated_at=now,
+            epoch=epoch,
+            owner=owner,
         )
 
     def record_ref(self, ref: Mapping[str, Any], now: datetime) -> LedgerEntry:
@@ -115,13 +128,20 @@ class LedgerEntry:
         *,
         permanent: bool = False,
         retry_after: float | None = None,
+        not_acted: bool = False,
     ) -> LedgerEntry:
-        """Back off, or park when the error is permanent or the attempts are used up."""
+        """Back off, or park when the error is permanent or the attempts are used up.
+
+        ``not_acted``: the service said for certain that nothing happened, so this attempt
+        leaves no doubt behind for the next one.
+        """
+        ref = {**self.ref, ATTEMPTED: False} if not_acted else self.ref
         if permanent or self.attempts >= policy.max_attempts:
             return self._move(
                 frozenset({EffectState.RUNNING}),
                 state=EffectState.PARKED,
                 last_error=error,
+                ref=ref,
                 next_attempt_at=None,
                 updated_at=now,
             )
@@ -129,6 +149,7 @@ class LedgerEntry:
             frozenset({EffectState.RUNNING}),
             state=EffectState.FAILED,
             last_error=error,
+            ref=ref,
             next_attempt_at=now + policy.delay_after(self.attempts, retry_after),
             updated_at=now,
         )
@@ -155,8 +176,10 @@ class LedgerEntry:
         )
 
     def skip(self, reason: str, now: datetime) -> LedgerEntry:
+        """No longer required; from RUNNING only once the interrupted attempt is known to
+        have done nothing (see ``EffectKind.resolve``)."""
         return self._move(
-            frozenset({EffectState.PENDING, EffectState.FAILED}),
+            frozenset({EffectState.PENDING, EffectState.FAILED, EffectState.RUNNING}),
             state=EffectState.SKIPPED,
             last_error=reason,
             updated_at=now,

@@ -10,13 +10,14 @@ nothing else for service failures.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from leadbridge.domain.ledger import LedgerEntry
 from leadbridge.domain.model import ColumnValue, Lead
+from leadbridge.domain.timeline import EffectAttempt
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,13 @@ class ApiUsage:
 class Board(Protocol):
     def read_items(self, since: str | None) -> BoardRead:
         """All items when ``since`` is None, else at least every item changed after it."""
+        ...
+
+    def read_values(self, item_id: str, columns: Sequence[str]) -> Mapping[str, str]:
+        """The text these columns (logical names) show right now, read fresh from the board.
+
+        A write-back is conditional on it: staff may have changed the item since the poll.
+        """
         ...
 
     def write_values(self, item_id: str, values: Mapping[str, ColumnValue]) -> None:
@@ -140,6 +148,20 @@ def hub_marker(item_id: str) -> str:
 
 
 @dataclass(frozen=True)
+class Lease:
+    """The runner lock as one cycle holds it: which epoch, which process, is it still ours.
+
+    ``epoch`` grows every time any process takes the lock, so a ledger row started under an
+    older epoch was started by a holder that has lost the lock since, though its call may
+    still be in flight.
+    """
+
+    epoch: int
+    owner: str
+    held: Callable[[], bool]
+
+
+@dataclass(frozen=True)
 class BoardState:
     """What the store remembers about the board between cycles."""
 
@@ -164,6 +186,12 @@ class StateStore(Protocol):
     def board_state(self) -> BoardState | None: ...
 
     def save_board_state(self, state: BoardState) -> None: ...
+
+    def fact(self, name: str) -> Any:
+        """A named JSON document of the board's bookkeeping (None when never saved)."""
+        ...
+
+    def save_fact(self, name: str, value: Any) -> None: ...
 
     def snapshots(self) -> dict[str, Lead]:
         """Items present on the board as last read, by item id."""
@@ -198,3 +226,13 @@ class StateStore(Protocol):
     def add_usage(self, day: date, service: str, requests: int, complexity: int) -> None: ...
 
     def usage(self, day: date, service: str) -> tuple[int, int]: ...
+
+    def record_status_change(
+        self, item_id: str, column: str, old: str, new: str, seen_at: datetime
+    ) -> None:
+        """Keep a status change for the lead's timeline (pruned after ``ui.history_days``)."""
+        ...
+
+    def record_attempt(self, attempt: EffectAttempt) -> None:
+        """Keep how one attempt of an effect ended, for the lead's timeline."""
+        ...

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from leadbridge.domain.errors import PermanentError
 from leadbridge.domain.ledger import LedgerEntry
@@ -32,6 +32,12 @@ class EffectParams(BaseModel):
 
     kind: str
     needs: tuple[str, ...] = ()
+    #: The effect's identity on the far side (Drive tags, Message-IDs) and in the ledger.
+    #: Defaults to its key, and is kept when the key is renamed, so a rename repeats nothing.
+    id: str | None = Field(None, min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_.-]+$")
+    #: When this effect is added or widened on a running deployment, act on the leads
+    #: already past its trigger instead of adopting them (see ``domain.history``).
+    backfill: bool = False
 
 
 P = TypeVar("P", bound=EffectParams)
@@ -81,6 +87,9 @@ class EffectContext(Generic[P]):
     env: Mapping[str, Any]
     #: True when the previous attempt was interrupted mid-call (entry found RUNNING).
     interrupted: bool = False
+    #: An earlier attempt may have acted: it was interrupted, or it failed without the
+    #: service saying for certain that nothing happened. Survives re-arming.
+    previously_attempted: bool = False
 
     def context(self) -> dict[str, str]:
         return template_context(self.lead, self.links, self.today)
@@ -109,13 +118,23 @@ class EffectKind(Generic[P]):
     def run(self, ctx: EffectContext[P]) -> EffectOutcome:
         raise NotImplementedError
 
+    def resolve(self, ctx: EffectContext[P]) -> EffectOutcome | None:
+        """An attempt was interrupted and the lead no longer needs the effect: make sure
+        nothing stays half made. By default: finish it (every ``run`` finds what an earlier
+        attempt made). None: it had not acted, and is left undone."""
+        return self.run(ctx)
+
     def describe(self, params: P, context: Mapping[str, str] | None = None) -> str:
         """Plain words for dry runs, notes and the status page, filled in for a lead if given."""
         raise NotImplementedError
 
     def implied_needs(self, params: P) -> tuple[str, ...]:
-        """Effects this one needs by its nature (the folder its copies go into)."""
+        """Effects (by configuration key) this one needs by its nature (the copies' folder)."""
         return ()
+
+    def with_ids(self, params: P, ids: Mapping[str, str]) -> P:
+        """``params`` with every effect key it names turned into that effect's id."""
+        return params
 
     def templates(self, params: P) -> Iterable[tuple[str, str]]:
         """``(key, template)`` pairs whose placeholders are checked against known fields."""
@@ -137,6 +156,11 @@ class EffectKind(Generic[P]):
         """``(key, column, label)``: status labels this effect writes."""
         return ()
 
+    def problems(self, params: P, column_types: Mapping[str, str]) -> Iterable[str]:
+        """Configuration problems only the kind can judge, as ``key: problem. Fix: …`` lines
+        (``key`` within the effect); ``column_types`` is column name → its configured type."""
+        return ()
+
     def environment(self, settings: Settings) -> Mapping[str, Any]:
         """Deployment facts the kind needs besides its own settings (a parent folder)."""
         return {}
@@ -144,6 +168,14 @@ class EffectKind(Generic[P]):
     def made(self, ref: Mapping[str, Any]) -> str:
         """One line on what a done effect made, from its ledger reference."""
         return str(ref.get("url", "")) or "done"
+
+    def existing(self, ctx: EffectContext[P]) -> str | None:
+        """What an earlier leadbridge already made for this lead on the far side (a link), by
+        the same lookup ``run`` does first; None when nothing is found or it cannot tell.
+
+        Asked when a board is met with an empty state database: finding something means this
+        board was worked before from another database, and its leads are not new."""
+        return None
 
     def refresh(
         self, port: Any, entries: list[LedgerEntry]

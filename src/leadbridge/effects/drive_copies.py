@@ -97,6 +97,9 @@ class DriveCopies(EffectKind[DriveCopiesParams]):
     def implied_needs(self, params: DriveCopiesParams) -> tuple[str, ...]:
         return (params.folder_effect,)
 
+    def with_ids(self, params: DriveCopiesParams, ids: Mapping[str, str]) -> DriveCopiesParams:
+        return params.model_copy(update={"folder_effect": ids[params.folder_effect]})
+
     def templates(self, params: DriveCopiesParams) -> Iterable[tuple[str, str]]:
         return [
             *((f"templates.{k}.name", t.name) for k, t in params.templates.items()),

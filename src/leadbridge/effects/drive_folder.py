@@ -49,6 +49,11 @@ class DriveFolder(EffectKind[DriveFolderParams]):
             writes=writes,
         )
 
+    def existing(self, ctx: EffectContext[DriveFolderParams]) -> str | None:
+        drive: Drive = ctx.require_port()
+        found = drive.find_tagged(DriveTag(ctx.lead.item_id, ctx.spec.name), ctx.env["parent_id"])
+        return found.url if found else None
+
     def describe(self, params: DriveFolderParams, context: Mapping[str, str] | None = None) -> str:
         return "create the lead folder"
 

@@ -55,6 +55,7 @@ def _addresses(
                 f"the {role} address of this e-mail is {shown!r}, not an e-mail address",
                 fix="fill in a valid address on the item (or in the configuration), then run: "
                 f"leadbridge retry {ctx.lead.item_id} {ctx.spec.name}",
+                not_acted=True,
             )
         result.append(address)
     return tuple(result)
@@ -63,6 +64,29 @@ def _addresses(
 def message_token(item_id: str, effect: str) -> str:
     """Deterministic per (item, effect): the same e-mail always carries the same Message-ID."""
     return f"leadbridge.{item_id}.{effect}"
+
+
+def _already_sent(ctx: EffectContext[EmailParams], mailer: Mailer, mail: OutgoingMail) -> bool:
+    """Whether an earlier attempt sent it; raises when that cannot be known.
+
+    An attempt that recorded its ref did send (only its write-back failed). After an
+    attempt that may have acted, the backend is asked; one that cannot tell (plain SMTP)
+    parks the effect rather than risk a second e-mail.
+    """
+    if ctx.entry.ref.get("sent"):
+        return True
+    if not ctx.previously_attempted:
+        return False
+    sent = mailer.was_sent(mail.message_id)
+    if sent is None:
+        raise UncertainOutcome(
+            "leadbridge",
+            f"an earlier attempt to send {mail.subject!r} may have sent it and the mail "
+            "backend cannot tell whether it went out",
+            fix="ask the recipients whether it arrived; if not, run: "
+            f"leadbridge retry --resend {ctx.lead.item_id} {ctx.spec.name}",
+        )
+    return sent
 
 
 class Email(EffectKind[EmailParams]):
@@ -81,19 +105,7 @@ class Email(EffectKind[EmailParams]):
             subject=single_line(render(params.subject, context)),
             body=render(params.body, context),
         )
-        # An earlier attempt that got as far as recording its ref did send; only the
-        # write-back after it failed. Otherwise ask the backend, when it can tell, first.
-        already: bool | None = bool(ctx.entry.ref.get("sent"))
-        if not already and ctx.entry.attempts > 1:
-            already = mailer.was_sent(mail.message_id)
-        if already is None and ctx.interrupted:
-            raise UncertainOutcome(
-                "leadbridge",
-                f"an earlier attempt to send {mail.subject!r} was interrupted and the mail "
-                "backend cannot tell whether it went out",
-                fix="ask the recipients whether it arrived; if not, run: "
-                f"leadbridge retry {ctx.lead.item_id} {ctx.spec.name}",
-            )
+        already = _already_sent(ctx, mailer, mail)
         if not already:
             mailer.send(mail)
         verb = "had already e-mailed" if already else "e-mailed"
@@ -106,6 +118,18 @@ class Email(EffectKind[EmailParams]):
             summary=f"{verb} {', '.join(mail.to + mail.cc)}: {mail.subject}",
             ref={"message_id": mail.message_id, "to": list(mail.to + mail.cc), "sent": True},
             writes=writes,
+        )
+
+    def resolve(self, ctx: EffectContext[EmailParams]) -> EffectOutcome | None:
+        """Never send an e-mail the lead no longer needs; only record one that went out."""
+        mailer: Mailer = ctx.require_port()
+        token = message_token(ctx.lead.item_id, ctx.spec.name)
+        probe = OutgoingMail(token, (), single_line(render(ctx.params.subject, ctx.context())), "")
+        if not _already_sent(ctx, mailer, probe):
+            return None
+        return EffectOutcome(
+            summary=f"the interrupted e-mail {probe.subject!r} had gone out",
+            ref={"message_id": token, "sent": True},
         )
 
     def describe(self, params: EmailParams, context: Mapping[str, str] | None = None) -> str:

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from leadbridge.settings import Settings
 
 
+#: Column types that hold personal contact details, in words.
+_CONTACT_TYPES = {"email": "e-mail addresses", "phone": "phone numbers"}
+
+
 class HubIssueParams(EffectParams):
     kind: Literal["hub_issue"]
     title: str = "New Hub: {name}"
@@ -33,6 +37,9 @@ class HubIssueParams(EffectParams):
     link_column: str | None = None
     #: Lead columns shown in the issue: section label → column name.
     fields: dict[str, str] = Field(default_factory=dict)
+    #: The issue is public: unless true, no e-mail or phone column may be shown, and e-mail
+    #: addresses and phone numbers in the values shown are replaced by a placeholder.
+    personal_data: bool = False
 
 
 class HubIssue(EffectKind[HubIssueParams]):
@@ -52,6 +59,7 @@ class HubIssue(EffectKind[HubIssueParams]):
                 body_template=params.body,
                 fields=params.fields,
                 context=ctx.context(),
+                personal_data=params.personal_data,
             )
             found = issues.create_issue(title, body, ctx.env["labels"])
             verb = "opened"
@@ -67,6 +75,11 @@ class HubIssue(EffectKind[HubIssueParams]):
             writes=writes,
         )
 
+    def existing(self, ctx: EffectContext[HubIssueParams]) -> str | None:
+        issues: IssueTracker = ctx.require_port()
+        found = issues.find_issue(ctx.lead.item_id)
+        return found.url if found else None
+
     def describe(self, params: HubIssueParams, context: Mapping[str, str] | None = None) -> str:
         return "open the hub issue"
 
@@ -81,6 +94,17 @@ class HubIssue(EffectKind[HubIssueParams]):
 
     def columns(self, params: HubIssueParams) -> Iterable[tuple[str, str]]:
         return [("fields", column) for column in params.fields.values()]
+
+    def problems(self, params: HubIssueParams, column_types: Mapping[str, str]) -> Iterable[str]:
+        if params.personal_data:
+            return []
+        return [
+            f"fields.{label}: column {column!r} holds {_CONTACT_TYPES[column_types[column]]}, "
+            "personal data, and the hub issue is public. Fix: remove it from fields, or set "
+            "personal_data: true if the repository is private or the person agreed to it"
+            for label, column in params.fields.items()
+            if column_types.get(column) in _CONTACT_TYPES
+        ]
 
     def environment(self, settings: Settings) -> Mapping[str, Any]:
         return {"labels": settings.github.labels}

@@ -9,6 +9,11 @@ e-mail, so it is made inert before it reaches Markdown: it cannot mention (and s
 anyone, cannot open HTML or a comment (and so cannot plant a second ``leadbridge`` marker or
 hide the rest of the body), cannot start a heading, list, table or code block that would bend
 the sections around it, and cannot push the body past GitHub's size limit.
+
+The issue goes to a public repository, so unless the effect says ``personal_data: true`` the
+e-mail addresses and phone numbers found in what the lead contributes (its name and columns,
+free text included) are replaced by a visible placeholder. Dates, URLs, version numbers and
+amounts of money are left as they are (see ``remove_contact_details``).
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ def render_hub_issue(
     body_template: str | None,
     fields: Mapping[str, str],
     context: Mapping[str, str],
+    personal_data: bool = False,
 ) -> tuple[str, str]:
     """Title and body of the hub issue for ``lead``; the body ends with its hidden marker.
 
@@ -83,7 +89,16 @@ def render_hub_issue(
     Important Information. ``context`` is ``template_context()``; its ``item_url`` is the link
     back to the lead and ``folder_url``, when present, the lead's Drive folder. A custom
     ``body_template`` is rendered like any other template, with every value made inert.
+    Unless ``personal_data``, the lead's values (its name and columns) have their e-mail
+    addresses and phone numbers replaced first.
     """
+    context = {**lead.values, **context}
+    if not personal_data:
+        from_lead = {"name", *lead.values}
+        context = {
+            key: remove_contact_details(text) if key in from_lead else text
+            for key, text in context.items()
+        }
     title = single_line(render(title_template, context), GITHUB_TITLE_LIMIT)
     footer = _footer(lead.item_id)
 
@@ -120,6 +135,23 @@ def neutralise(text: str) -> str:
     return _squeeze_blank_lines("\n".join(lines)).strip("\n")
 
 
+def remove_contact_details(text: str) -> str:
+    """``text`` with e-mail addresses and phone numbers replaced by a visible placeholder.
+
+    A phone number is 7 to 15 digits in groups separated by one space, hyphen, dot or slash,
+    with an optional ``+`` and parenthesised groups (``+1 (510) 555-0123``, ``020 7946 0958``,
+    ``030/1234567``, ``01 23 45 67 89``). Left alone: dates (``2026-05-01``, ``01.05.2026``,
+    ``2024-2025``) and times; digits inside words, URLs, paths and versions (``v4.1.5``,
+    ``10.0.19041.1``, IP addresses: dotted numbers count only as ``510.555.0123``); amounts of
+    money (a currency sign or code next to it, thousands groups ``1 500 000``, round ranges
+    ``1000-5000``); and unformatted numbers shorter than a full national number (10 digits)
+    unless they start with ``+``. A number in thousands groups is taken for an amount, so a
+    phone written ``612 345 678`` without its country code is missed.
+    """
+    text = _EMAIL.sub(EMAIL_REMOVED, text)
+    return _NUMBER.sub(_phone_removed, text)
+
+
 # ---------------------------------------------------------------- the handbook template
 
 
@@ -134,7 +166,7 @@ def _handbook_body(
     extra: list[tuple[str, str]] = []
     known = {_slot_key(label): label for label in (_BACKGROUND, *_SETUP, *_IMPORTANT)}
     for label, column in fields.items():
-        text = context.get(column, lead.value(column))
+        text = context.get(column, "")
         slot = known.get(_slot_key(label))
         if slot is None:
             extra.append((label, text))
@@ -211,6 +243,101 @@ def _cut_to_budget(body: str) -> str:
     note = "\n\n_[… the rest of this description was cut: GitHub limits the size of an issue.]_"
     room = _BODY_BUDGET - _github_length(note)
     return body[: room // 2].rstrip("\\") + note
+
+
+# ---------------------------------------------------------------- contact details
+
+EMAIL_REMOVED = "[e-mail address removed]"
+PHONE_REMOVED = "[phone number removed]"
+
+_EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]+@(?:[^\W_][\w-]*\.)+[^\W\d_]{2,}")
+
+_DAY = r"(?:[12][0-9]|3[01]|0?[1-9])"
+#: ISO and day/month (or month/day) dates, and year ranges, as whole numbers only.
+_DATE = (
+    rf"(?:[0-9]{{4}}[-./]{_DAY}[-./]{_DAY}"
+    rf"|{_DAY}[-./]{_DAY}[-./](?:[0-9]{{4}}|[0-9]{{2}})"
+    r"|(?:19|20)[0-9]{2}[-/](?:(?:19|20)[0-9]{2}|[0-9]{2}))"
+    r"(?![-./]?[0-9])"
+)
+_GROUP = r"(?:\([0-9]{1,5}\)|[0-9]+)"
+#: One space, hyphen, dot or slash between groups; none next to a parenthesised group.
+_SEPARATOR = r"(?:[-./ \u00a0]|(?<=\))|(?=\())"
+#: A run of digit groups that starts a token (not inside a word, URL, path, version or
+#: amount) and never runs on into a date. Possessive, and its end is checked afterwards, so
+#: a run is read once: no backtracking over long digit sequences.
+_NUMBER = re.compile(
+    r"(?<![\w@#$€£¥%&*+/.,=?\\~^'-])"
+    rf"(?:(?P<date>{_DATE})|\+?{_GROUP}(?:{_SEPARATOR}(?!{_DATE}){_GROUP})*+)"
+)
+_CURRENCY = r"(?:[$€£¥₹]|USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|INR|dollars?|euros?|pounds?)"
+_CURRENCY_BEFORE = re.compile(rf"(?:^|[^\w]){_CURRENCY}[ \u00a0]?$", re.IGNORECASE)
+_CURRENCY_AFTER = re.compile(rf"^[ \u00a0]?{_CURRENCY}(?!\w)", re.IGNORECASE)
+_THOUSANDS = re.compile(r"[1-9][0-9]{0,2}([ \u00a0']|\.)[0-9]{3}(?:\1[0-9]{3})*")
+_ROUND_RANGE = re.compile(r"[1-9][0-9]*0-[1-9][0-9]*0")
+_DOTTED_PHONE = re.compile(r"[0-9]{3}\.[0-9]{3}\.[0-9]{4}")
+_YEAR = re.compile(r"(?:19|20)[0-9]{2}")
+#: E.164 allows 15 digits; the shortest local numbers still in use have 7.
+_MIN_PHONE_DIGITS, _MAX_PHONE_DIGITS = 7, 15
+_MAX_CHUNKS = 64
+
+
+def _phone_removed(match: re.Match[str]) -> str:
+    run, text, start = match.group(), match.string, match.start()
+    if match.group("date") is not None:
+        return run
+    if _is_phone(run, text, start, match.end()):
+        return PHONE_REMOVED
+    if _digits(run) <= _MAX_PHONE_DIGITS:
+        return run
+    return _phones_in_a_row(run, text, start)
+
+
+def _phones_in_a_row(run: str, text: str, start: int) -> str:
+    """Numbers written one after another (``+15105550123 020 7946 0958``) make one run too
+    long for a phone: take the longest phone from the left, again after it, and so on."""
+    chunks = [(m.start(), m.end()) for m in re.finditer(r"[^ \u00a0]+", run)]
+    if len(chunks) > _MAX_CHUNKS:
+        return run  # a table of numbers, not numbers in prose
+    shown, done, i = [], 0, 0
+    while i < len(chunks):
+        for j in range(min(len(chunks), i + _MAX_PHONE_DIGITS) - 1, i - 1, -1):
+            first, last = chunks[i][0], chunks[j][1]
+            if _is_phone(run[first:last], text, start + first, start + last):
+                shown += [run[done:first], PHONE_REMOVED]
+                done, i = last, j + 1
+                break
+        else:
+            i += 1
+    return "".join([*shown, run[done:]])
+
+
+def _is_phone(run: str, text: str, start: int, end: int) -> bool:
+    digits = _digits(run)
+    if not _MIN_PHONE_DIGITS <= digits <= _MAX_PHONE_DIGITS:
+        return False
+    if text[end : end + 1].isalnum() or text[end : end + 1] in ("_", "@"):
+        return False  # runs into a word: a code, an identifier
+    if _CURRENCY_BEFORE.search(text[max(0, start - 10) : start]):
+        return False
+    if _CURRENCY_AFTER.match(text[end : end + 10]):
+        return False
+    if run.startswith("+"):
+        return True
+    if run.isdigit():
+        return digits >= 10
+    if "." in run and not _DOTTED_PHONE.fullmatch(run):
+        return False
+    groups = re.findall(r"[0-9]+", run)
+    if all(_YEAR.fullmatch(group) for group in groups):
+        return False  # 2019 2020 2021
+    if max(map(len, groups)) <= 2 and not run.startswith("0"):
+        return False  # 1 2 3 4 5 6 7, 30 45 60 90 (but 01 23 45 67 89 is a phone)
+    return not (_THOUSANDS.fullmatch(run) or _ROUND_RANGE.fullmatch(run))
+
+
+def _digits(text: str) -> int:
+    return sum(ch.isdigit() for ch in text)
 
 
 # ---------------------------------------------------------------- inert text

@@ -154,7 +154,7 @@ class PollCoordinator:
             return False
         self._holding = True
         self._standby_logged = False
-        log.info("runner_lock_acquired", database=self.lock.target)
+        log.info("runner_lock_acquired", database=self.lock.target, epoch=self.lock.epoch)
         return True
 
     def _cycle(self, interval: int) -> None:
@@ -162,7 +162,10 @@ class PollCoordinator:
             if self._service is None:
                 self._service = self._build()
             deadline = self._now() + timedelta(seconds=self._budget(interval))
-            report = self._service.run_cycle(stop=self.stop, deadline=deadline)
+            # The lease fences the cycle: its rows carry the lock's epoch, and it stops
+            # starting effects as soon as the lock is found lost.
+            lease = self.lock.lease()
+            report = self._service.run_cycle(stop=self.stop, deadline=deadline, lease=lease)
         except Exception as error:
             log.exception("cycle_failed", error=str(error))
             self._failed(f"{type(error).__name__}: {error}", interval)
@@ -221,6 +224,13 @@ class PollCoordinator:
             body["standby"] = False
             if record.last_report is not None:
                 body["last_cycle"] = cycle_summary(record.last_report, self._redact)
+                if record.last_report.held:
+                    # Healthy (restarting would not help) but waiting for a person.
+                    body["held"] = dict(record.last_report.held)
+                    body["attention"] = (
+                        "new effects held by the mass-action guard: review with "
+                        "`leadbridge plan`, release with `leadbridge plan --confirm`"
+                    )
             if record.last_error:
                 body["last_error"] = record.last_error
             since = record.last_success_at or record.started_at

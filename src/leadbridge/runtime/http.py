@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -30,8 +31,10 @@ class HealthServer:
         port: int,
         *,
         registry: CollectorRegistry = REGISTRY,
+        ui: Callable[[BaseHTTPRequestHandler], None] | None = None,
     ) -> None:
-        handler = _handler_for(coordinator, registry)
+        # ``ui`` (the status page, ``leadbridge.ui``) answers every other path.
+        handler = _handler_for(coordinator, registry, ui)
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -52,7 +55,9 @@ class HealthServer:
 
 
 def _handler_for(
-    coordinator: PollCoordinator, registry: CollectorRegistry
+    coordinator: PollCoordinator,
+    registry: CollectorRegistry,
+    ui: Callable[[BaseHTTPRequestHandler], None] | None = None,
 ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "leadbridge"
@@ -64,8 +69,16 @@ def _handler_for(
                 self._send(verdict.status, "application/json", json.dumps(verdict.body).encode())
             elif path == "/metrics":
                 self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
+            elif ui is not None:
+                ui(self)
             else:
                 self._send(404, "text/plain; charset=utf-8", b"not found: try /healthz, /metrics\n")
+
+        def do_POST(self) -> None:
+            if ui is not None and self.path.split("?", 1)[0] not in ("/healthz", "/metrics"):
+                ui(self)
+            else:
+                self._send(405, "text/plain; charset=utf-8", b"method not allowed\n")
 
         def _send(self, status: int, content_type: str, payload: bytes) -> None:
             self.send_response(status)

@@ -84,7 +84,10 @@ def run_service(
         stop=stop,
         redact=Redactor(secrets).text,
     )
-    server = HealthServer(coordinator, service.http_host, service.http_port)
+    from leadbridge.ui.server import ui_handler  # the status page, beside /healthz
+
+    ui = ui_handler(settings, coordinator.verdict)
+    server = HealthServer(coordinator, service.http_host, service.http_port, ui=ui)
     _install_signal_handlers(stop)
     server.start()
     scheduler = BackgroundScheduler(

@@ -8,6 +8,8 @@ fails, another process has taken the effect over, and this one writes nothing mo
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,9 +19,9 @@ from typing import Any
 import structlog
 
 from leadbridge.domain.errors import ExternalError, PermanentError, TransientError
-from leadbridge.domain.ledger import EffectState, LedgerEntry, RetryPolicy
-from leadbridge.domain.model import Lead, Pipeline, rendered
-from leadbridge.domain.ports import Board, StateStore
+from leadbridge.domain.ledger import ATTEMPTED, EffectState, LedgerEntry, RetryPolicy
+from leadbridge.domain.model import ColumnValue, Lead, Pipeline, rendered
+from leadbridge.domain.ports import Board, Lease, StateStore
 from leadbridge.effects.base import EffectContext, EffectOutcome
 from leadbridge.effects.registry import kind_of
 from leadbridge.service.report import EffectEnded
@@ -39,8 +41,32 @@ class Ports:
         return self.adapters.get(port.name) if port is not None else None
 
 
+def this_process() -> str:
+    """``host:pid``, recorded on the rows this process starts."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_alive(owner: str) -> bool:
+    """False only when ``owner`` is a process of this host that is gone; elsewhere: unknown."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class Superseded(Exception):
     """The row changed under us after the external call: another process owns the effect."""
+
+
+#: Ref key: write-backs left undone because staff changed the column meanwhile.
+KEPT = "kept"
+_LEFT = "an interrupted attempt had not acted, and the lead no longer needs it: left undone"
 
 
 def done_links(ledger: Mapping[str, LedgerEntry]) -> dict[str, str]:
@@ -65,14 +91,38 @@ class EffectRunner:
     env: Mapping[str, Mapping[str, Any]]
     policy: RetryPolicy
     now: Callable[[], datetime]
+    #: The runner lock this cycle acts under (None: no lock, as in unit tests).
+    lease: Lease | None = None
+
+    def still_leading(self) -> bool:
+        """Checked before every effect: a process that lost the lock starts no new call."""
+        if self.lease is None or self.lease.held():
+            return True
+        log.error("runner_lock_lost", detail="no new effect starts in this process")
+        return False
 
     def run(
-        self, lead: Lead, entry: LedgerEntry, entries: Mapping[str, LedgerEntry]
+        self,
+        lead: Lead,
+        entry: LedgerEntry,
+        entries: Mapping[str, LedgerEntry],
+        *,
+        resolving: bool = False,
     ) -> tuple[LedgerEntry, EffectEnded | None]:
-        """Start, call, record. None as the ending: the row was claimed by another process."""
+        """Start, call, record. None as the ending: the row was claimed by another process.
+
+        ``resolving``: the attempt before was interrupted and the lead no longer needs the
+        effect; the kind finishes (or leaves) what it began, and nothing is written back.
+        """
         spec = self.pipeline.effects[entry.effect]
         interrupted = entry.state is EffectState.RUNNING
-        current = entry.start(self.now())
+        attempted = bool(entry.ref.get(ATTEMPTED)) or interrupted
+        lease = self.lease
+        current = entry.start(
+            self.now(),
+            epoch=lease.epoch if lease else None,
+            owner=lease.owner if lease else this_process(),
+        )
         if not self.store.save_entry(current, entry):
             log.warning("effect_claimed_elsewhere", item_id=lead.item_id, effect=entry.effect)
             return entry, None
@@ -85,39 +135,92 @@ class EffectRunner:
             interrupted_before=interrupted,
         )
         started = time.monotonic()
+        kind = kind_of(spec.kind)
         try:
-            outcome = kind_of(spec.kind).run(
-                EffectContext(
-                    lead=lead,
-                    spec=spec,
-                    params=spec.params,
-                    entry=current,
-                    ledger=entries,
-                    links=done_links(entries),
-                    today=self.now().date(),
-                    pipeline=self.pipeline,
-                    board=self.ports.board,
-                    port=self.ports.for_kind(spec.kind),
-                    env=self.env.get(spec.kind, {}),
-                    interrupted=interrupted,
-                )
-            )
-            current = self._complete(lead, current, outcome)
+            context = self._context(lead, current, entries, interrupted, attempted)
+            outcome = kind.resolve(context) if resolving else kind.run(context)
+            if outcome is None:
+                current = self._save(current.skip(_LEFT, self.now()), current)
+                return current, self._ended(lead, current, "skipped", _LEFT, started)
+            current = self._complete(lead, current, outcome, write_back=not resolving)
         except Superseded as lost:
             return current, self._ended(lead, current, "superseded", str(lost), started)
         except Exception as error:
             return self._fail(lead, current, error, started)
-        return current, self._ended(lead, current, "done", outcome.summary, started)
+        summary = outcome.summary
+        if resolving:
+            summary = f"finished although the lead no longer needs it: {summary}"
+        elif current.ref.get(KEPT):
+            summary = f"{summary}; {current.ref[KEPT]}"
+        return current, self._ended(lead, current, "done", summary, started)
 
-    def _complete(self, lead: Lead, current: LedgerEntry, outcome: EffectOutcome) -> LedgerEntry:
+    def existing(self, lead: Lead, effect: str) -> str | None:
+        """What the far side already holds for this lead and effect (see ``EffectKind``)."""
+        spec = self.pipeline.effects[effect]
+        context = self._context(lead, LedgerEntry(lead.item_id, effect), {}, False, False)
+        return kind_of(spec.kind).existing(context)
+
+    def _context(
+        self,
+        lead: Lead,
+        entry: LedgerEntry,
+        entries: Mapping[str, LedgerEntry],
+        interrupted: bool,
+        attempted: bool,
+    ) -> EffectContext[Any]:
+        spec = self.pipeline.effects[entry.effect]
+        return EffectContext(
+            lead=lead,
+            spec=spec,
+            params=spec.params,
+            entry=entry,
+            ledger=entries,
+            links=done_links(entries),
+            today=self.now().date(),
+            pipeline=self.pipeline,
+            board=self.ports.board,
+            port=self.ports.for_kind(spec.kind),
+            env=self.env.get(spec.kind, {}),
+            interrupted=interrupted,
+            previously_attempted=attempted,
+        )
+
+    def _complete(
+        self, lead: Lead, current: LedgerEntry, outcome: EffectOutcome, *, write_back: bool
+    ) -> LedgerEntry:
         recorded = current.record_ref({**outcome.ref, "links": dict(outcome.links)}, self.now())
         current = self._save(recorded, current)
-        if outcome.writes:
-            self.ports.board.write_values(lead.item_id, outcome.writes)
-            self.store.apply_own_write(
-                lead.item_id, {c: rendered(v) for c, v in outcome.writes.items()}
-            )
-        return self._save(current.succeed({}, self.now()), current)
+        kept = self._write_back(lead, outcome.writes) if write_back and outcome.writes else ""
+        done = current.succeed({KEPT: kept} if kept else {}, self.now())
+        return self._save(done, current)
+
+    def _write_back(self, lead: Lead, writes: Mapping[str, ColumnValue]) -> str:
+        """Write only the columns that still show what the decision was made on.
+
+        Staff may have changed the item since the poll; their change wins. Returns what was
+        left alone, in words, for the note.
+        """
+        board = self.ports.board
+        now_showing = board.read_values(lead.item_id, list(writes))
+        allowed = {}
+        kept = []
+        for column, value in writes.items():
+            shown = now_showing.get(column, "")
+            if shown in (lead.value(column), rendered(value)):
+                allowed[column] = value
+            else:
+                kept.append(f"{column} left as {shown!r}, changed by staff since the poll")
+                log.warning(
+                    "write_back_skipped",
+                    item_id=lead.item_id,
+                    column=column,
+                    expected=lead.value(column),
+                    found=shown,
+                )
+        if allowed:
+            board.write_values(lead.item_id, allowed)
+            self.store.apply_own_write(lead.item_id, {c: rendered(v) for c, v in allowed.items()})
+        return "; ".join(kept)
 
     def _save(self, entry: LedgerEntry, expected: LedgerEntry) -> LedgerEntry:
         if not self.store.save_entry(entry, expected):
@@ -140,6 +243,7 @@ class EffectRunner:
             self.policy,
             permanent=isinstance(error, PermanentError),
             retry_after=error.retry_after if isinstance(error, TransientError) else None,
+            not_acted=isinstance(error, ExternalError) and error.not_acted,
         )
         if not self.store.save_entry(failed, current):
             return current, self._ended(lead, current, "superseded", message, started)

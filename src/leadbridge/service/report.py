@@ -17,7 +17,7 @@ from leadbridge import telemetry
 
 log = structlog.get_logger("leadbridge.service.sync")
 
-Ending = Literal["done", "failed", "parked", "superseded"]
+Ending = Literal["done", "failed", "parked", "superseded", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class EffectEnded:
 
     def note(self, post: str) -> str | None:
         """The line for the item's note under ``notes.post`` (all, failures, none)."""
-        if self.outcome == "done":
+        if self.outcome in ("done", "skipped"):
             return self.detail if self.detail and post == "all" else None
         if self.outcome == "parked" and post != "none":
             return (
@@ -82,6 +82,8 @@ class EffectEnded:
             log.warning("effect_failed", error=self.detail, next_attempt_at=when, **fields)
         elif self.outcome == "parked":
             log.error("effect_parked", error=self.detail, **fields)
+        elif self.outcome == "skipped":
+            log.info("effect_left_undone", reason=self.detail, **fields)
         else:
             log.error("effect_superseded", error=self.detail, **fields)
         telemetry.EFFECTS.labels(kind=self.kind, outcome=self.outcome).inc()
@@ -105,6 +107,8 @@ class CycleReport:
     complexity: int = 0
     interrupted: bool = False
     error: str | None = None
+    #: New effects held by the mass-action guard, by kind.
+    held: dict[str, int] = field(default_factory=dict)
     actions: list[Action] = field(default_factory=list)
 
     def record(self, ended: EffectEnded) -> None:
@@ -114,6 +118,8 @@ class CycleReport:
             self.failed += 1
         elif ended.outcome == "parked":
             self.parked += 1
+        elif ended.outcome == "skipped":
+            self.skipped += 1
         self.actions.append(
             Action(ended.item_id, ended.lead, ended.effect, ended.outcome, ended.line())
         )
@@ -124,6 +130,6 @@ class CycleReport:
             for key in (
                 "read_ok", "full_reconcile", "items_read", "transitions", "done", "failed",
                 "parked", "waiting", "adopted", "skipped", "requests", "complexity",
-                "interrupted", "error",
+                "interrupted", "error", "held",
             )
         }  # fmt: skip

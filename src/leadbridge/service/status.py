@@ -11,6 +11,7 @@ from typing import Any
 
 from leadbridge.domain.ledger import EffectState, LedgerEntry
 from leadbridge.domain.ports import StateStore
+from leadbridge.service.guard import HELD
 from leadbridge.settings import Settings
 
 _MARKS = {
@@ -65,6 +66,7 @@ def build_status(settings: Settings, store: StateStore, now: datetime) -> dict[s
         "monday_calls_today": calls,
         "monday_complexity_today": complexity,
         "monday_daily_call_limit": settings.monday.daily_call_limit,
+        "held": store.fact(HELD) or {},
         "runs": [
             {
                 "started_at": r.started_at,
@@ -93,6 +95,12 @@ def render_status(status: dict[str, Any], *, state_url: str) -> str:
         f"monday.com calls today: {status['monday_calls_today']} of "
         f"{status['monday_daily_call_limit']} (complexity {status['monday_complexity_today']})"
     )
+    for kind, hold in sorted(status["held"].items()):
+        lines.append(
+            f"HELD: {hold['count']} new {kind} effect(s) since {hold['since']}, more than the "
+            f"guard allows ({hold['limit']}). Review: leadbridge plan; release: "
+            "leadbridge plan --confirm"
+        )
     totals = status["totals"]
     lines.append(
         f"Leads: {len(status['leads'])}; effects: "

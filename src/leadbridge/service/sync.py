@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -19,18 +20,35 @@ from typing import Any
 import structlog
 
 from leadbridge import telemetry
+from leadbridge.domain import history
 from leadbridge.domain.decide import NO_LONGER_REQUIRED, Act, Decision, Situation, decide
 from leadbridge.domain.errors import ExternalError
-from leadbridge.domain.ledger import EffectState, LedgerEntry, RetryPolicy
+from leadbridge.domain.history import Trigger, widened
+from leadbridge.domain.ledger import ATTEMPTED, EffectState, LedgerEntry, RetryPolicy
 from leadbridge.domain.model import Lead, Pipeline
-from leadbridge.domain.planning import dependency_order
-from leadbridge.domain.ports import BoardRead, BoardState, StateStore
+from leadbridge.domain.planning import dependency_order, required_effects
+from leadbridge.domain.ports import BoardRead, BoardState, Lease, StateStore
 from leadbridge.domain.render import template_context
+from leadbridge.effects.base import EffectKind
 from leadbridge.effects.registry import kind_of
-from leadbridge.service.apply import EffectRunner, Ports, describe, done_links
+from leadbridge.service.apply import (
+    EffectRunner,
+    Ports,
+    describe,
+    done_links,
+    owner_alive,
+    this_process,
+)
+from leadbridge.service.guard import MassActionGuard
 from leadbridge.service.report import Action, CycleReport, EffectEnded
+from leadbridge.service.timeline import attempt_of
 
 log = structlog.get_logger(__name__)
+
+#: Board fact: the triggers of every effect, as last in force.
+TRIGGERS = "pipeline_triggers"
+#: Board fact: this state database's identity, written when it first meets the board.
+INSTANCE = "instance"
 
 __all__ = ["Action", "CycleReport", "Ports", "SyncOptions", "SyncService", "rearm_effects"]
 
@@ -42,6 +60,18 @@ class SyncOptions:
     #: Notes on items: "all" (done and parked), "failures" (parked only) or "none".
     notes: str = "all"
     backfill: bool = False
+    #: Effects the operator asked to act on although adopted (``--backfill EFFECT``).
+    backfill_effects: frozenset[str] = frozenset()
+    #: A row started under another lock epoch is presumed in flight this long.
+    takeover_after: timedelta = timedelta(minutes=5)
+    #: More new effects of one kind than this in one cycle wait for an operator.
+    max_new_per_kind: int = 20
+    #: Meet a board that was worked before from another state database, adopting what exists.
+    adopt_existing: bool = False
+
+
+class WorkedBefore(Exception):
+    """The state database is new to a board that leadbridge has worked from another one."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +105,8 @@ class SyncService:
         self.now = now or _utcnow
         self.order = dependency_order(pipeline.effects)
         self.runner = EffectRunner(pipeline, store, ports, env or {}, options.policy, self.now)
+        self.triggers = history.triggers(pipeline)
+        self.guard = MassActionGuard(store, pipeline, options.max_new_per_kind)
         self._usage_seen = ports.board.usage()
 
     # ------------------------------------------------------------ a dry run
@@ -88,12 +120,17 @@ class SyncService:
             before = self.store.snapshots()
             report.transitions = self._log_transitions(before, read.read.items)
             leads = _current(before, read.read)
-            situation = self._situation(read.state, report.started_at)
             ledger = self._ledger()
-            for item_id in sorted(leads, key=_numeric_first):
-                lead, entries = leads[item_id], ledger.get(item_id, {})
-                decisions = decide(lead, entries, self.pipeline, self.order, situation)
-                self._describe(lead, entries, decisions, report)
+            situation = self._situation(read.state, report.started_at, ledger)
+            plan = {
+                item_id: decide(
+                    leads[item_id], ledger.get(item_id, {}), self.pipeline, self.order, situation
+                )
+                for item_id in sorted(leads, key=_numeric_first)
+            }
+            self.guard.check(plan, ledger, report.started_at, report, record=False)
+            for item_id, decisions in plan.items():
+                self._describe(leads[item_id], ledger.get(item_id, {}), decisions, report)
         self._account_usage(report, record=False)
         report.finished_at = self.now()
         return report
@@ -118,6 +155,10 @@ class SyncService:
             elif decision.act is Act.SKIP:
                 report.skipped += 1
                 line = Action(lead.item_id, lead.name, name, "would skip", NO_LONGER_REQUIRED)
+            elif decision.act is Act.BUSY:
+                line = Action(lead.item_id, lead.name, name, "busy", _BUSY)
+            elif decision.act is Act.RESOLVE:
+                line = Action(lead.item_id, lead.name, name, "would resolve", _RESOLVE)
             else:
                 detail = describe(self.pipeline, name, context)
                 line = Action(lead.item_id, lead.name, name, "would run", detail)
@@ -129,8 +170,15 @@ class SyncService:
     # ------------------------------------------------------------ the cycle
 
     def run_cycle(
-        self, *, stop: threading.Event | None = None, deadline: datetime | None = None
+        self,
+        *,
+        stop: threading.Event | None = None,
+        deadline: datetime | None = None,
+        lease: Lease | None = None,
     ) -> CycleReport:
+        """One cycle. With a ``lease``, rows are started under its epoch and the lease is
+        checked before every effect: a process that lost the lock starts nothing more."""
+        self.runner.lease = lease
         started = time.monotonic()
         report = CycleReport(started_at=self.now())
         run_id = self.store.start_run(report.started_at)
@@ -166,12 +214,49 @@ class SyncService:
         report.items_read = len(read.items)
         return _Read(state, read, full)
 
-    def _situation(self, state: BoardState | None, now: datetime) -> Situation:
+    def _situation(
+        self,
+        state: BoardState | None,
+        now: datetime,
+        ledger: Mapping[str, Mapping[str, LedgerEntry]],
+    ) -> Situation:
+        lease = self.runner.lease
+        owners = {
+            e.owner
+            for entries in ledger.values()
+            for e in entries.values()
+            if e.state is EffectState.RUNNING and e.owner
+        }
+        backfill = frozenset(self.pipeline.effects) if self.options.backfill else frozenset()
         return Situation(
             now=now,
-            adopting=state is None and not self.options.backfill,
-            backfill=self.options.backfill,
+            adopting=state is None,
+            backfill=backfill | self.options.backfill_effects,
+            changed=self._changed() if state is not None else {},
+            epoch=lease.epoch if lease else None,
+            takeover_after=self.options.takeover_after,
+            # This process runs one cycle at a time, so a row it started under an earlier
+            # epoch (or a predecessor with the same pid, PID 1 in a container) is not in flight.
+            dead_owners=frozenset(o for o in owners if o == this_process() or not owner_alive(o)),
         )
+
+    def _changed(self) -> dict[str, frozenset[Trigger]]:
+        """Effects added or widened since the pipeline last recorded, less those configured
+        to act on the leads already past them (``backfill: true``)."""
+        recorded = self.store.fact(TRIGGERS)
+        if recorded is None:  # a database from before this was recorded: nothing to compare
+            return {}
+        changed = widened(history.from_document(recorded), self.triggers)
+        for name in list(changed):
+            if getattr(self.pipeline.effects[name].params, "backfill", False):
+                del changed[name]
+        if changed:
+            log.warning(
+                "pipeline_changed",
+                effects=sorted(changed),
+                detail="leads already past the new triggers are adopted, not acted on",
+            )
+        return changed
 
     def _ledger(self) -> dict[str, dict[str, LedgerEntry]]:
         ledger: dict[str, dict[str, LedgerEntry]] = {}
@@ -187,7 +272,7 @@ class SyncService:
             return
         now, state = report.started_at, read.state
         before = self.store.snapshots()
-        report.transitions = self._log_transitions(before, read.read.items)
+        report.transitions = self._log_transitions(before, read.read.items, record=True)
         self.store.save_snapshots(read.read.items, complete=read.read.complete)
         board = BoardState(
             self.board_id,
@@ -195,29 +280,54 @@ class SyncService:
             watermark=read.read.watermark or (state.watermark if state else None),
             last_full_read_at=now if read.full else (state.last_full_read_at if state else None),
         )
-        situation = self._situation(state, now)
-        if not situation.adopting:
-            # A backfill acts from its first effect on, so the board counts as met at once;
-            # an adopting first cycle is recorded only when it has met every lead.
-            self.store.save_board_state(board)
         leads = _current(before, read.read)
+        if state is None and self.store.fact(INSTANCE) is None:
+            if not self.options.adopt_existing:
+                self._refuse_if_worked_before(leads)
+            self.store.save_fact(INSTANCE, {"id": uuid.uuid4().hex, "created_at": now.isoformat()})
         ledger = self._ledger()
+        situation = self._situation(state, now, ledger)
+        adopting = situation.adopting and situation.backfill != set(self.pipeline.effects)
+        if not adopting:
+            # A backfill of everything acts from its first effect on, so the board counts as
+            # met at once; an adopting first cycle is recorded only when it met every lead.
+            self.store.save_board_state(board)
+        plan: dict[str, list[Decision]] = {}
         for item_id in sorted(leads, key=_numeric_first):
+            try:
+                plan[item_id] = decide(
+                    leads[item_id], ledger.get(item_id, {}), self.pipeline, self.order, situation
+                )
+            except Exception as error:  # one lead must never stop the others
+                report.error = f"item {item_id}: unexpected {type(error).__name__}: {error}"
+                log.exception("lead_failed", item_id=item_id)
+        held = self.guard.check(plan, ledger, now, report)
+        for item_id, decisions in plan.items():
             if _stopped(stop, deadline, self.now()):
                 report.interrupted = True
                 log.warning("cycle_stopped_early", reason="stop requested or deadline reached")
                 break
             entries = ledger.setdefault(item_id, {})
             try:
-                decisions = decide(leads[item_id], entries, self.pipeline, self.order, situation)
-                self._apply(leads[item_id], entries, decisions, report, stop, deadline)
+                self._apply(
+                    leads[item_id],
+                    entries,
+                    decisions,
+                    held.get(item_id, set()),
+                    report,
+                    stop,
+                    deadline,
+                )
             except Exception as error:  # one lead must never stop the others
                 report.error = f"item {item_id}: unexpected {type(error).__name__}: {error}"
                 log.exception("lead_failed", item_id=item_id)
-        if situation.adopting and not report.interrupted:
-            # Only a first cycle that met every lead ends the first run: if it stopped half
-            # way, the next one adopts the rest instead of acting on last year's leads.
-            self.store.save_board_state(board)
+        if not report.interrupted:
+            # Only a cycle that met every lead records what it met: if it stopped half way,
+            # the next one adopts the rest instead of acting on last year's leads.
+            if adopting:
+                self.store.save_board_state(board)
+            self.store.save_fact(TRIGGERS, history.to_document(self.triggers))
+            self.guard.consume()
         if read.full:
             self._refresh(ledger)
         telemetry.PARKED.set(
@@ -228,7 +338,34 @@ class SyncService:
             )
         )
 
-    def _log_transitions(self, before: Mapping[str, Lead], read: Sequence[Lead]) -> int:
+    def _refuse_if_worked_before(self, leads: Mapping[str, Lead], sample: int = 5) -> None:
+        """A new state database for a board with leadbridge's objects on it would treat every
+        lead as new: ask the far side about a few leads before adopting anything."""
+        for name in self.order:
+            kind = kind_of(self.pipeline.effects[name].kind)
+            if type(kind).existing is EffectKind.existing:
+                continue
+            candidates = [
+                lead for lead in leads.values() if name in required_effects(lead, self.pipeline)
+            ]
+            for lead in candidates[:sample]:
+                try:
+                    found = self.runner.existing(lead, name)
+                except ExternalError as error:
+                    log.warning("continuity_probe_failed", effect=name, error=error.describe())
+                    break
+                if found:
+                    raise WorkedBefore(
+                        f"the state database has no record of board {self.board_id}, but "
+                        f"leadbridge has worked on it before: {name} of item {lead.item_id} "
+                        f"exists ({found}). Acting from an empty database would treat its "
+                        "leads as new. Fix: point state.url at the database leadbridge used, "
+                        "or adopt what exists deliberately: leadbridge sync --once --adopt-existing"
+                    )
+
+    def _log_transitions(
+        self, before: Mapping[str, Lead], read: Sequence[Lead], *, record: bool = False
+    ) -> int:
         """Staff changes since the last read; our own write-backs are already in ``before``."""
         count = 0
         for lead in read:
@@ -244,6 +381,8 @@ class SyncService:
                     log.info(
                         "status_changed", item_id=lead.item_id, column=column, old=old, new=new
                     )
+                    if record:  # the status page's history; a dry run keeps nothing
+                        self.store.record_status_change(lead.item_id, column, old, new, self.now())
         return count
 
     # ------------------------------------------------------------ applying decisions
@@ -253,6 +392,7 @@ class SyncService:
         lead: Lead,
         entries: dict[str, LedgerEntry],
         decisions: Sequence[Decision],
+        held: set[str],
         report: CycleReport,
         stop: threading.Event | None,
         deadline: datetime | None,
@@ -261,7 +401,9 @@ class SyncService:
         for decision in decisions:
             name = decision.effect
             entry = entries.get(name)
-            if decision.act is Act.SKIP:
+            if name in held:
+                report.actions.append(Action(lead.item_id, lead.name, name, "held", _HELD))
+            elif decision.act is Act.SKIP:
                 self._skip(lead, entries, name, report)
             elif decision.act is Act.ADOPT:
                 self._adopt(lead, entries, name, report)
@@ -269,8 +411,11 @@ class SyncService:
                 report.waiting += 1
                 detail = "waits for " + ", ".join(decision.waiting_for)
                 report.actions.append(Action(lead.item_id, lead.name, name, "waiting", detail))
+            elif decision.act is Act.BUSY:
+                report.actions.append(Action(lead.item_id, lead.name, name, "busy", _BUSY))
+                log.warning("effect_busy_elsewhere", item_id=lead.item_id, effect=name)
             else:
-                if _stopped(stop, deadline, self.now()):
+                if _stopped(stop, deadline, self.now()) or not self.runner.still_leading():
                     report.interrupted = True
                     break
                 unmet = [n for n in decision.after if entries[n].state is not EffectState.DONE]
@@ -302,11 +447,13 @@ class SyncService:
             if not self.store.save_entry(armed, entry):
                 return None
             entry = armed
-        entries[decision.effect], ended = self.runner.run(lead, entry, entries)
+        resolving = decision.act is Act.RESOLVE
+        entries[decision.effect], ended = self.runner.run(lead, entry, entries, resolving=resolving)
         return ended
 
     def _record(self, ended: EffectEnded, report: CycleReport, notes: list[str]) -> None:
         report.record(ended)
+        self.store.record_attempt(attempt_of(ended, self.now()))
         ended.emit()
         note = ended.note(self.options.notes)
         if note:
@@ -378,10 +525,13 @@ class SyncService:
 
 
 def rearm_effects(
-    store: StateStore, item_id: str, effect: str | None, now: datetime
-) -> list[LedgerEntry]:
-    """Re-arm parked (or backing-off) effects of one item; the next cycle runs them.
+    store: StateStore, item_id: str, effect: str | None, now: datetime, *, resend: bool = False
+) -> list[tuple[LedgerEntry, LedgerEntry]]:
+    """Re-arm parked or backing-off effects of one item; the next cycle runs them.
 
+    Returns ``(before, after)`` pairs, so the caller can say what each one was. Re-arming
+    keeps the memory that an earlier attempt may have acted (an e-mail backend is asked
+    again before sending); ``resend`` is an operator's word that it did not, and clears it.
     Needs only the store, so an operator can run it while the service is down.
     """
     rearmed = []
@@ -390,10 +540,23 @@ def rearm_effects(
             continue
         if entry.state in (EffectState.PARKED, EffectState.FAILED):
             armed = entry.rearm(now)
+            if resend:
+                armed = replace(armed, ref={**armed.ref, ATTEMPTED: False})
             if store.save_entry(armed, entry):
-                rearmed.append(armed)
-                log.info("effect_rearmed", item_id=item_id, effect=entry.effect)
+                rearmed.append((entry, armed))
+                log.info(
+                    "effect_rearmed",
+                    item_id=item_id,
+                    effect=entry.effect,
+                    was=entry.state.value,
+                    resend=resend,
+                )
     return rearmed
+
+
+_HELD = "held with others of its kind until an operator confirms: leadbridge plan --confirm"
+_BUSY = "started by another leadbridge whose call may still be in flight; left alone"
+_RESOLVE = "an attempt was interrupted and the lead no longer needs it: finish what it began"
 
 
 def _current(before: Mapping[str, Lead], read: BoardRead) -> dict[str, Lead]:

@@ -3,6 +3,7 @@
 from leadbridge.settings.infra import (
     GitHubSettings,
     GoogleSettings,
+    GuardSettings,
     InCallRetrySettings,
     MailSettings,
     MondaySettings,
@@ -12,6 +13,7 @@ from leadbridge.settings.infra import (
     ServiceSettings,
     SmtpSettings,
     StateSettings,
+    UiSettings,
 )
 from leadbridge.settings.loading import (
     CONFIG_ENV,
@@ -33,6 +35,7 @@ __all__ = [
     "ConfigError",
     "GitHubSettings",
     "GoogleSettings",
+    "GuardSettings",
     "InCallRetrySettings",
     "MailSettings",
     "MondaySettings",
@@ -44,6 +47,7 @@ __all__ = [
     "Settings",
     "SmtpSettings",
     "StateSettings",
+    "UiSettings",
     "describe_validation_error",
     "load_settings",
 ]

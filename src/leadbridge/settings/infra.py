@@ -142,6 +142,13 @@ class ServiceSettings(Section):
     cycle_timeout_seconds: int = Field(120, ge=1)
     #: How long SIGTERM waits for the effect in flight; keep it under the orchestrator's grace.
     shutdown_grace_seconds: float = Field(25.0, gt=0)
+    #: How long a ``running`` effect started by another holder of the runner lock is left
+    #: alone before this replica resumes it (with a lookup first). A holder whose lock
+    #: session died (failover, ``pg_terminate_backend``) may still be inside that call; the
+    #: call is bounded by the API timeouts and in-call retries, so once this is longer than
+    #: those, the call has ended and resuming cannot do the effect twice. A holder known to
+    #: be dead (a process of this host that is gone) is resumed at once.
+    takeover_after_seconds: int = Field(300, ge=1)
     http_host: str = "0.0.0.0"
     #: Port of /healthz and /metrics; 0 picks a free port (tests).
     http_port: int = Field(8080, ge=0, le=65535)
@@ -171,4 +178,65 @@ class ServiceSettings(Section):
             raise ValueError(
                 f"{value!r} is not a known time zone. Fix: use an IANA name, e.g. Europe/Paris"
             ) from None
+        return value
+
+
+class GuardSettings(Section):
+    """The mass-action guard: a person confirms before many new effects start at once."""
+
+    #: More new effects of one kind than this in one cycle are held until an operator runs
+    #: ``leadbridge plan --confirm``; everything else goes on meanwhile.
+    max_new_per_kind: int = Field(20, ge=1)
+
+
+class UiSettings(Section):
+    """The status page, served by ``leadbridge run`` beside /healthz and by ``serve-ui``.
+
+    It shows personal data (contact names and addresses), so it is served only when a
+    credential is configured: an operator ``token``, an ``identity_header`` set by a trusted
+    authenticating proxy (oauth2-proxy), or both.
+    """
+
+    #: Operator secret: sent as ``Authorization: Bearer …`` or typed once on the login page.
+    #: Set it by LEADBRIDGE_UI__TOKEN or the secret file ``ui__token``, never in the file.
+    token: SecretStr | None = None
+    #: Header naming the signed-in person, set by an authenticating proxy in front of the
+    #: page (oauth2-proxy: X-Forwarded-User or X-Forwarded-Email). Trusted only from
+    #: ``trusted_proxies``.
+    identity_header: str | None = None
+    #: Addresses (CIDR) whose ``identity_header`` is believed: the proxy's. Requests from
+    #: elsewhere carrying the header are refused.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    #: Days of status changes and effect attempts kept for the lead timelines.
+    history_days: int = Field(180, ge=1)
+    #: Rows per page of the leads table.
+    page_size: int = Field(50, ge=5, le=500)
+    #: The status column and label at which a lead becomes a customer (the hubs page).
+    signed_column: str = "negotiation_status"
+    signed_label: str = "Contract Signed"
+    #: Hours a login on the page lasts.
+    session_hours: int = Field(12, ge=1, le=24 * 30)
+
+    @field_validator("identity_header")
+    @classmethod
+    def _header_name(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not all(c.isalnum() or c == "-" for c in value):
+            raise ValueError(f"{value!r} is not an HTTP header name. Fix: e.g. X-Forwarded-User")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from ipaddress import ip_network
+
+        for network in value:
+            try:
+                ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{network!r} is not an address or network. Fix: e.g. 10.0.0.0/8 or 127.0.0.1"
+                ) from None
         return value

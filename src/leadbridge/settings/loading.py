@@ -25,12 +25,14 @@ from leadbridge.effects.base import EffectParams
 from leadbridge.settings.infra import (
     GitHubSettings,
     GoogleSettings,
+    GuardSettings,
     MailSettings,
     MondaySettings,
     NotesSettings,
     RetrySettings,
     ServiceSettings,
     StateSettings,
+    UiSettings,
 )
 from leadbridge.settings.pipeline import (
     BUILTIN_FIELDS,
@@ -74,6 +76,8 @@ class Settings(BaseSettings):
     retry: RetrySettings = RetrySettings()
     notes: NotesSettings = NotesSettings()
     service: ServiceSettings = ServiceSettings()
+    guard: GuardSettings = GuardSettings()
+    ui: UiSettings = UiSettings()
     columns: dict[str, ColumnSettings] = Field(default_factory=dict)
     #: Each value is an instance of its kind's own model (see ``settings.pipeline``).
     effects: dict[str, SerializeAsAny[EffectParams]] = Field(default_factory=dict)

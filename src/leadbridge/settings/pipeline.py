@@ -93,17 +93,29 @@ def all_needs(params: EffectParams) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*implied, *params.needs)))
 
 
+def effect_ids(effects: Mapping[str, EffectParams]) -> dict[str, str]:
+    """Configuration key → stable effect id."""
+    return {key: params.id or key for key, params in effects.items()}
+
+
 def build_pipeline(settings: Settings) -> Pipeline:
+    """The core's view: every effect known by its stable id, never by its YAML key."""
+    from leadbridge.effects.registry import kind_of
+
+    ids = effect_ids(settings.effects)
     statuses = {
         name: StatusColumn(name, column.labels, column.off_path)
         for name, column in settings.columns.items()
         if column.type == "status"
     }
-    effects = {
-        name: EffectSpec(name, params.kind, all_needs(params), params)
-        for name, params in settings.effects.items()
-    }
-    rules = tuple(Rule(r.column, r.label, r.effects, r.exactly) for r in settings.rules)
+    effects = {}
+    for key, params in settings.effects.items():
+        needs = tuple(ids[need] for need in all_needs(params))
+        spec_params = kind_of(params.kind).with_ids(params, ids)
+        effects[ids[key]] = EffectSpec(ids[key], params.kind, needs, spec_params)
+    rules = tuple(
+        Rule(r.column, r.label, tuple(ids[e] for e in r.effects), r.exactly) for r in settings.rules
+    )
     return Pipeline(statuses, effects, rules)
 
 
@@ -167,6 +179,7 @@ def cross_check(s: Settings) -> list[str]:
                     "Fix: define it under effects or correct the name"
                 )
     fields = s.template_fields()
+    column_types = {name: column.type for name, column in s.columns.items()}
     for name, params in s.effects.items():
         key = f"effects.{name}"
         kind = kind_of(params.kind)
@@ -192,6 +205,16 @@ def cross_check(s: Settings) -> list[str]:
                     f"{key}.{column_key}: no column named {column!r}."
                     f"{suggest(column, list(s.columns))}. Fix: add it under columns or remove it"
                 )
+        problems += [f"{key}.{line}" for line in kind.problems(params, column_types)]
+    seen: dict[str, str] = {}
+    for key, effect_id in effect_ids(s.effects).items():
+        if effect_id in seen:
+            problems.append(
+                f"effects.{key}.id: {effect_id!r} is already the id of effects.{seen[effect_id]}. "
+                "Fix: give each effect its own id (an id names the effect's Drive files and "
+                "e-mails, so keep an old id only on the effect that inherits its work)"
+            )
+        seen.setdefault(effect_id, key)
     if not problems:
         try:
             dependency_order({n: EffectSpec(n, p.kind, all_needs(p)) for n, p in s.effects.items()})

@@ -62,6 +62,25 @@ def test_a_send_answered_500_after_sending_is_found_by_the_check_not_resent(
     assert sum(1 for _, p, _ in google.requests if p.endswith("/send")) == 1
 
 
+def test_a_send_refused_429_says_nothing_was_sent(gmail: GmailMailer, google: FakeGoogle) -> None:
+    google.fail("POST", "/messages/send", 429, "rateLimitExceeded")
+
+    with pytest.raises(TransientError) as caught:
+        gmail.send(mail())
+    assert caught.value.not_acted
+    assert google.sent == []
+
+
+def test_a_send_answered_500_does_not_say_nothing_was_sent(
+    gmail: GmailMailer, google: FakeGoogle
+) -> None:
+    google.fail("POST", "/messages/send", 500, "backendError")
+
+    with pytest.raises(TransientError) as caught:
+        gmail.send(mail())
+    assert not caught.value.not_acted
+
+
 def test_a_hostile_lead_name_cannot_add_a_header(gmail: GmailMailer, google: FakeGoogle) -> None:
     gmail.send(mail(subject=single_line(f"2i2c questionnaire for {HOSTILE}")))
 

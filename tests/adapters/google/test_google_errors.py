@@ -91,3 +91,27 @@ def test_key_file_problems_are_reported_with_a_fix(
     with pytest.raises(PermanentError, match=problem) as caught:
         load_credentials(GoogleSettings(service_account_file=path), [DRIVE_SCOPE], subject=None)
     assert caught.value.fix
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "refused"),
+    [
+        (400, "failedPrecondition", True),
+        (403, "insufficientPermissions", True),
+        (403, "userRateLimitExceeded", True),
+        (404, "notFound", True),
+        (429, "rateLimitExceeded", True),
+        (500, "backendError", False),
+        (503, "backendError", False),
+    ],
+)
+def test_a_4xx_answer_says_nothing_was_done(status: int, reason: str, refused: bool) -> None:
+    body = {"error": {"code": status, "errors": [{"reason": reason}]}}
+    assert translate(http_error(status, body), "gmail", "sending").not_acted is refused
+
+
+def test_a_failure_that_may_have_acted_says_nothing_about_it() -> None:
+    assert not translate(TimeoutError(), "gmail", "sending").not_acted
+    assert not translate(ConnectionResetError(), "gmail", "sending").not_acted
+    refused_token = RefreshError("invalid_grant", {}, retryable=False)
+    assert translate(refused_token, "gmail", "sending").not_acted  # no request was made

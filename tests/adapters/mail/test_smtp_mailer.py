@@ -21,10 +21,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
+from scripted_smtp import DROP, local_mailer, scripted_server
 
 from leadbridge.adapters.mail.factory import build_mailer
 from leadbridge.adapters.mail.smtp import SmtpMailer
-from leadbridge.domain.errors import PermanentError, TransientError
+from leadbridge.domain.errors import PermanentError, TransientError, UncertainOutcome
 from leadbridge.domain.ports import OutgoingMail
 from leadbridge.domain.render import single_line
 from leadbridge.settings import MailSettings, Settings, SmtpSettings
@@ -146,11 +147,74 @@ def test_a_refused_login_is_permanent_and_names_the_secret(inbox: tuple[Inbox, i
         mailer(port, password="wrong").send(outgoing())
     assert "mail__smtp__password" in caught.value.fix
     assert "wrong" not in caught.value.describe()
+    assert caught.value.not_acted
 
 
 def test_an_unreachable_server_is_transient() -> None:
-    with pytest.raises(TransientError, match=r"cannot reach 127\.0\.0\.1"):
+    with pytest.raises(TransientError, match=r"cannot reach 127\.0\.0\.1") as caught:
         mailer(_free_port()).send(outgoing())
+    assert caught.value.not_acted
+
+
+# A failure that certainly delivered nothing must say so (not_acted): the e-mail effect
+# otherwise parks the message, because SMTP cannot be asked afterwards whether it went out.
+STAGES = ["mail", "rcpt", "data"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("answer", ["451 4.3.0 try again later", "421 4.3.2 closing, busy"])
+def test_a_4xx_answer_is_transient_and_sent_nothing(stage: str, answer: str) -> None:
+    with (
+        scripted_server({stage: answer}) as (server, port),
+        pytest.raises(TransientError) as caught,
+    ):
+        local_mailer(port).send(outgoing())
+
+    assert caught.value.not_acted
+    assert answer in caught.value.message
+    assert server.accepted == []
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_5xx_answer_is_permanent_and_sent_nothing(stage: str) -> None:
+    refusing = scripted_server({stage: "550 5.7.1 relaying denied"})
+    with refusing as (server, port), pytest.raises(PermanentError) as caught:
+        local_mailer(port).send(outgoing())
+
+    assert not isinstance(caught.value, UncertainOutcome)
+    assert caught.value.not_acted
+    assert "550 5.7.1 relaying denied" in caught.value.message
+    assert server.accepted == []
+
+
+def test_a_recipient_refused_while_another_is_accepted_is_sent() -> None:
+    # smtplib returns normally: the message went to the others, so sending again would
+    # duplicate it for them.
+    refused = {"rcpt finance@icsi.example.org": "450 4.2.1 mailbox busy"}
+    with scripted_server(refused) as (server, port):
+        local_mailer(port).send(outgoing())
+
+    (envelope,) = server.accepted
+    assert envelope.rcpt_tos == ["contracting@icsi.example.org"]
+
+
+@pytest.mark.parametrize("stage", ["mail", "rcpt"])
+def test_a_connection_dropped_before_the_message_text_sent_nothing(stage: str) -> None:
+    lost = pytest.raises(TransientError, match="before the message was handed over")
+    with scripted_server({stage: DROP}) as (server, port), lost as caught:
+        local_mailer(port).send(outgoing())
+
+    assert caught.value.not_acted
+    assert server.received == []
+
+
+def test_a_connection_dropped_after_the_message_text_is_uncertain() -> None:
+    lost = pytest.raises(UncertainOutcome, match="may or may not have been delivered")
+    with scripted_server({"data": DROP}) as (server, port), lost as caught:
+        local_mailer(port).send(outgoing())
+
+    assert not caught.value.not_acted
+    assert len(server.received) == 1  # the server had the text: it might have delivered it
 
 
 def test_check_logs_in_without_sending(inbox: tuple[Inbox, int]) -> None:

@@ -77,6 +77,7 @@ def test_every_request_sent_is_one_of_the_documents(fake: FakeMonday, board: Mon
     fake.labels = {}  # forces the typed-settings query as well
     board.read_items(None)
     board.read_items("2026-06-01T09:00:00Z")
+    board.read_values("100000", ["triage_status", "lead_folder"])
     board.write_values(
         "100000",
         {

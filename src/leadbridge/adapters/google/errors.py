@@ -3,6 +3,10 @@
 The decision is made from the machine reason inside the JSON body (``error.errors[*].reason``,
 then ``error.details[*].reason``, then ``error.status``), never from ``HttpError.reason``, which
 is only Google's human sentence. A 403 means anything from "slow down" to "not yours".
+
+Any 4xx answer (429 included) is a refusal: Google did nothing with the request, so the error
+says so (``not_acted``) and the next attempt of a send need not doubt. A 5xx, a timeout or a
+dropped connection may come after the work was done, and says nothing.
 """
 
 from __future__ import annotations
@@ -76,13 +80,15 @@ def translate(
     if isinstance(error, RefreshError):
         reason = str(error.args[0]) if error.args else "refused"
         message = f"{action}: Google refused the access token ({reason[:_MAX_DETAIL]})."
+        # Without a token the request itself was never made (or was answered 401).
         if error.retryable:
-            return TransientError(service, message)
+            return TransientError(service, message, not_acted=True)
         return PermanentError(
             service,
             message,
             fix="check the key is not revoked and that domain-wide delegation grants this "
             "client id the scopes leadbridge asks for, for the user in google.subject",
+            not_acted=True,
         )
     if isinstance(error, GoogleAuthError | OSError | httplib2.HttpLib2Error):
         # Timeouts, refused or dropped connections, DNS failures, token endpoint unreachable.
@@ -91,6 +97,14 @@ def translate(
 
 
 def _from_http(
+    error: HttpError, service: str, action: str, account: str, missing: str
+) -> ExternalError:
+    translated = _classify_http(error, service, action, account, missing)
+    translated.not_acted = 400 <= (error.status_code or 0) < 500
+    return translated
+
+
+def _classify_http(
     error: HttpError, service: str, action: str, account: str, missing: str
 ) -> ExternalError:
     status = error.status_code or 0

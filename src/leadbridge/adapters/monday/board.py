@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,10 +23,16 @@ from leadbridge.adapters.monday.documents import (
     CHANGE_COLUMN_VALUES,
     CREATE_UPDATE,
     FIRST_ITEMS_PAGE,
+    ITEM_VALUES,
     NEXT_ITEMS_PAGE,
 )
 from leadbridge.adapters.monday.failures import BOARD_FIX, SERVICE, CursorExpired
-from leadbridge.adapters.monday.values import column_json, lead_from_item, note_html
+from leadbridge.adapters.monday.values import (
+    column_json,
+    lead_from_item,
+    note_html,
+    texts_by_name,
+)
 from leadbridge.domain.errors import PermanentError, TransientError
 from leadbridge.domain.model import ColumnValue, Lead
 from leadbridge.domain.ports import ApiUsage, BoardRead, CheckFinding
@@ -38,6 +44,10 @@ log = structlog.get_logger(__name__)
 NEWEST_FIRST = {"order_by": [{"column_id": "__last_updated__", "direction": "desc"}]}
 #: A scan that outlives its cursor three times in a row is not going to finish this cycle.
 MAX_SCAN_RESTARTS = 2
+ITEM_GONE_FIX = (
+    "if the item was removed by mistake, restore it on monday (from the board's archive or "
+    "the recycle bin); otherwise nothing is needed"
+)
 
 
 class MondayBoard:
@@ -170,18 +180,45 @@ class MondayBoard:
             page = data["next_items_page"]
             pages += 1
 
+    def read_values(self, item_id: str, columns: Sequence[str]) -> Mapping[str, str]:
+        """One request for one item's columns, as text exactly as ``read_items`` renders it.
+
+        An empty column reads as "". An item monday no longer shows (deleted, archived, or
+        never there) is a PermanentError: there is nothing to write back to.
+        """
+        wanted = {name: self._column(name) for name in columns}
+        if not wanted:
+            return {}
+        data = self._client.execute(
+            ITEM_VALUES,
+            {"item": item_id, "columns": sorted({c.id for c in wanted.values()})},
+        )
+        found = [i for i in data.get("items") or [] if i and str(i.get("id")) == str(item_id)]
+        if not found:
+            raise PermanentError(
+                SERVICE,
+                f"item {item_id} is no longer on monday (deleted for good, or not visible to "
+                "the token's user): its columns can no longer be read or written",
+                fix=ITEM_GONE_FIX,
+            )
+        item = found[0]
+        state = item.get("state")
+        if state is not None and state != "active":
+            raise PermanentError(
+                SERVICE,
+                f"item {item_id} is {state} on monday: leadbridge no longer reads or writes "
+                "its columns",
+                fix=ITEM_GONE_FIX,
+            )
+        shown = texts_by_name(item.get("column_values"), wanted)
+        return {name: shown.get(name, "") for name in wanted}
+
     # ------------------------------------------------------------------ writing
 
     def write_values(self, item_id: str, values: Mapping[str, ColumnValue]) -> None:
         payload: dict[str, object] = {}
         for name, value in values.items():
-            column = self._columns.get(name)
-            if column is None:
-                raise PermanentError(
-                    SERVICE,
-                    f"no column named {name!r} is configured",
-                    fix=f"add {name} under `columns` with its monday column id",
-                )
+            column = self._column(name)
             payload[column.id] = column_json(name, column, value)
         data = self._client.execute(
             CHANGE_COLUMN_VALUES,
@@ -201,6 +238,16 @@ class MondayBoard:
             raise PermanentError(SERVICE, f"item {item_id} was not found for a note", fix=BOARD_FIX)
 
     # ------------------------------------------------------------------ bookkeeping
+
+    def _column(self, name: str) -> ColumnSettings:
+        column = self._columns.get(name)
+        if column is None:
+            raise PermanentError(
+                SERVICE,
+                f"no column named {name!r} is configured",
+                fix=f"add {name} under `columns` with its monday column id",
+            )
+        return column
 
     def usage(self) -> ApiUsage:
         return ApiUsage(requests=self._client.requests, complexity=self._client.complexity)

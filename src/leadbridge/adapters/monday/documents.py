@@ -28,22 +28,31 @@ class Document:
         return GraphQLRequest(gql(self.text), variable_values=variables, operation_name=self.name)
 
 
-_LEAD_ITEM = """
+#: What a column value is read as, wherever leadbridge reads one: ``values.texts_by_name``
+#: turns exactly these fields into the text the core compares.
+_LEAD_VALUE = """
+fragment LeadValue on ColumnValue {
+  id
+  type
+  text
+  ... on StatusValue { label index }
+  ... on LinkValue { url url_text }
+  ... on EmailValue { email }
+}
+"""
+
+_LEAD_ITEM = (
+    """
 fragment LeadItem on Item {
   id
   name
   url
   updated_at
-  column_values(ids: $columns) {
-    id
-    type
-    text
-    ... on StatusValue { label index }
-    ... on LinkValue { url url_text }
-    ... on EmailValue { email }
-  }
+  column_values(ids: $columns) { ...LeadValue }
 }
 """
+    + _LEAD_VALUE
+)
 
 #: First page of a scan; an unknown or unshared board answers with no board at all.
 FIRST_ITEMS_PAGE = Document(
@@ -76,6 +85,24 @@ query NextItemsPage($cursor: String!, $limit: Int!, $columns: [String!]) {
 }
 """
     + _LEAD_ITEM,
+)
+
+#: One item's current values of some columns, read just before a write-back. ``items(ids:)``
+#: also answers for archived and deleted items (their ``state`` says so) and answers an empty
+#: list for an id it does not know.
+ITEM_VALUES = Document(
+    "ItemValues",
+    """
+query ItemValues($item: ID!, $columns: [String!]) {
+  complexity { query }
+  items(ids: [$item]) {
+    id
+    state
+    column_values(ids: $columns) { ...LeadValue }
+  }
+}
+"""
+    + _LEAD_VALUE,
 )
 
 CHANGE_COLUMN_VALUES = Document(
@@ -137,6 +164,7 @@ query StatusSettings($board: [ID!], $columns: [String!]) {
 ALL_DOCUMENTS = (
     FIRST_ITEMS_PAGE,
     NEXT_ITEMS_PAGE,
+    ITEM_VALUES,
     CHANGE_COLUMN_VALUES,
     CREATE_UPDATE,
     CHECK_BOARD,

@@ -7,7 +7,7 @@ where a mismatch between configuration and board has to become a message a perso
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from leadbridge.adapters.monday.failures import SERVICE
@@ -18,18 +18,30 @@ from leadbridge.settings import ColumnSettings
 
 def lead_from_item(item: Mapping[str, Any], columns: Mapping[str, ColumnSettings]) -> Lead:
     """The item as the core sees it: values by logical column name, as text."""
-    by_id = {value.get("id"): value for value in item.get("column_values") or []}
+    return Lead(
+        item_id=str(item["id"]),
+        name=str(item.get("name") or ""),
+        values=texts_by_name(item.get("column_values"), columns),
+        url=str(item.get("url") or ""),
+    )
+
+
+def texts_by_name(
+    column_values: Iterable[Mapping[str, Any]] | None, columns: Mapping[str, ColumnSettings]
+) -> dict[str, str]:
+    """The text of each of ``columns`` (logical name → settings) among monday's column values.
+
+    The one rendering of a column value as text: the poll (``Lead.values``) and the fresh read
+    before a write-back both use it, so the two can be compared. A column monday did not
+    return is left out.
+    """
+    by_id = {value.get("id"): value for value in column_values or []}
     values: dict[str, str] = {}
     for name, column in columns.items():
         raw = by_id.get(column.id)
         if raw is not None:
             values[name] = _text_of(raw, column.type)
-    return Lead(
-        item_id=str(item["id"]),
-        name=str(item.get("name") or ""),
-        values=values,
-        url=str(item.get("url") or ""),
-    )
+    return values
 
 
 def _text_of(raw: Mapping[str, Any], column_type: str) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Connection,
     Date,
     DateTime,
+    Index,
     Integer,
     MetaData,
     String,
@@ -23,7 +24,9 @@ from sqlalchemy import (
     Text,
     inspect,
     select,
+    text,
 )
+from sqlalchemy.schema import CreateColumn
 
 metadata = MetaData()
 
@@ -66,6 +69,11 @@ ledger = Table(
     Column("last_error", Text, nullable=False, default=""),
     Column("ref", JSON, nullable=False),
     Column("updated_at", DateTime(timezone=True)),
+    # Added by migration 3 (fencing); a new database gets them from migration 1 already.
+    #: The runner-lock epoch the row was last started under (None: before fencing, or no lock).
+    Column("epoch", Integer),
+    #: The process ("host:pid") that last started it.
+    Column("owner", String(200), nullable=False, default="", server_default=""),
 )
 
 runs = Table(
@@ -88,8 +96,86 @@ api_usage = Table(
 )
 
 
+#: Small named documents of the board's own bookkeeping: the pipeline last in force, mass
+#: actions held for an operator and their confirmations.
+board_facts = Table(
+    "board_facts",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
+#: One row (``id`` 1): the epoch of the runner lock, raised by one each time any process takes
+#: the lock, so the rows a holder starts name the holder (see ``adapters.store.lock``).
+runner_epoch = Table(
+    "runner_epoch",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("epoch", Integer, nullable=False),
+    Column("owner", String(200), nullable=False, server_default=""),
+    Column("taken_at", DateTime(timezone=True)),
+)
+RUNNER_EPOCH_ROW = 1
+
+
 def _initial(connection: Connection) -> None:
     for table in (board_state, items, ledger, runs, api_usage):
+        table.create(connection, checkfirst=True)
+
+
+def _board_facts(connection: Connection) -> None:
+    board_facts.create(connection, checkfirst=True)
+
+
+def _fencing(connection: Connection) -> None:
+    # Migration 1 creates ``ledger`` from its current definition, so a database made by it
+    # since has the columns already; one made before gets them here.
+    present = {column["name"] for column in inspect(connection).get_columns("ledger")}
+    for column in (ledger.c.epoch, ledger.c.owner):
+        if column.name not in present:
+            added = CreateColumn(column).compile(dialect=connection.dialect)
+            connection.execute(text(f"ALTER TABLE ledger ADD COLUMN {added}"))
+    runner_epoch.create(connection, checkfirst=True)
+    if connection.execute(select(runner_epoch.c.id)).first() is None:
+        connection.execute(runner_epoch.insert().values(id=RUNNER_EPOCH_ROW, epoch=0, owner=""))
+
+
+#: History for the status page (migration 4): every status change seen, every effect attempt.
+#: Kept ``ui.history_days`` (see ``SqlStateStore.prune_history``).
+status_changes = Table(
+    "status_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", String(64), nullable=False),
+    Column("column_name", String(100), nullable=False),
+    Column("old", Text, nullable=False, default=""),
+    Column("new", Text, nullable=False, default=""),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+    Index("ix_status_changes_item", "item_id", "seen_at"),
+    Index("ix_status_changes_seen", "seen_at"),
+)
+
+effect_attempts = Table(
+    "effect_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", String(64), nullable=False),
+    Column("effect", String(100), nullable=False),
+    Column("attempt", Integer, nullable=False, default=0),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("error", Text, nullable=False, default=""),
+    Column("summary", Text, nullable=False, default=""),
+    Index("ix_effect_attempts_item", "item_id", "finished_at"),
+    Index("ix_effect_attempts_finished", "finished_at"),
+)
+
+
+def _history(connection: Connection) -> None:
+    for table in (status_changes, effect_attempts):
         table.create(connection, checkfirst=True)
 
 
@@ -98,6 +184,9 @@ Migration = tuple[int, str, Callable[[Connection], None]]
 #: Append only. Never edit a migration that has shipped: add the next one.
 MIGRATIONS: list[Migration] = [
     (1, "board state, item snapshots, effect ledger, run history, API usage", _initial),
+    (2, "board facts: the pipeline in force, held mass actions", _board_facts),
+    (3, "fencing: ledger epoch and owner, runner lock epoch", _fencing),
+    (4, "history: status changes and effect attempts, for the status page", _history),
 ]
 
 LATEST = MIGRATIONS[-1][0]

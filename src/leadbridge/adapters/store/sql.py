@@ -7,7 +7,18 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, create_engine, event, func, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
@@ -15,6 +26,7 @@ from leadbridge.adapters.store import schema
 from leadbridge.domain.ledger import EffectState, LedgerEntry
 from leadbridge.domain.model import Lead
 from leadbridge.domain.ports import BoardState, RunRecord
+from leadbridge.domain.timeline import EffectAttempt, StatusChange
 
 #: Serialises migrations between processes that start together on one PostgreSQL database.
 _MIGRATION_LOCK_KEY = 0x1EADB12D
@@ -57,6 +69,17 @@ def make_engine(url: str) -> Engine:
     )
 
 
+def migrate_schema(connection: Connection) -> list[int]:
+    """Bring the schema up to date inside the caller's transaction; returns what was applied.
+
+    Used by the store when it opens, and by the runner lock, which records its epoch in the
+    database before any store may have opened it.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+    return schema.migrate(connection, _now)
+
+
 class SqlStateStore:
     def __init__(self, engine: Engine, board_id: str) -> None:
         self.engine = engine
@@ -71,11 +94,7 @@ class SqlStateStore:
 
     def migrate(self) -> list[int]:
         with self.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                connection.execute(
-                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY}
-                )
-            return schema.migrate(connection, _now)
+            return migrate_schema(connection)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -92,6 +111,22 @@ class SqlStateStore:
         return BoardState(
             row.board_id, _utc(row.first_cycle_at), row.watermark, _utc(row.last_full_read_at)
         )
+
+    def fact(self, name: str) -> Any:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(schema.board_facts.c.value).where(schema.board_facts.c.name == name)
+            ).first()
+        return None if row is None else row.value
+
+    def save_fact(self, name: str, value: Any) -> None:
+        table = schema.board_facts
+        with self.engine.begin() as connection:
+            updated = connection.execute(
+                update(table).where(table.c.name == name).values(value=value, updated_at=_now())
+            ).rowcount
+            if not updated:
+                connection.execute(table.insert().values(name=name, value=value, updated_at=_now()))
 
     def save_board_state(self, state: BoardState) -> None:
         values = {
@@ -179,6 +214,8 @@ class SqlStateStore:
                 last_error=row.last_error,
                 ref=dict(row.ref),
                 updated_at=_utc(row.updated_at),
+                epoch=row.epoch,
+                owner=row.owner,
             )
             for row in rows
         ]
@@ -192,6 +229,8 @@ class SqlStateStore:
             "last_error": entry.last_error,
             "ref": dict(entry.ref),
             "updated_at": entry.updated_at,
+            "epoch": entry.epoch,
+            "owner": entry.owner,
         }
         with self.engine.begin() as connection:
             if expected is None:
@@ -213,6 +252,9 @@ class SqlStateStore:
                         table.c.effect == entry.effect,
                         table.c.state == expected.state.value,
                         table.c.attempts == expected.attempts,
+                        # Fencing: the row is still the one read, under the same lock epoch
+                        # (a row a later holder took over has moved on, whatever its state).
+                        table.c.epoch.is_not_distinct_from(expected.epoch),
                     )
                 )
                 .values(**values)
@@ -277,6 +319,102 @@ class SqlStateStore:
                 ).where(and_(table.c.day == day, table.c.service == service))
             ).first()
         return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    # ------------------------------------------------------------ history (the status page)
+
+    def record_status_change(
+        self, item_id: str, column: str, old: str, new: str, seen_at: datetime
+    ) -> None:
+        """Keep a status change seen between two reads, for the lead's timeline."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                schema.status_changes.insert().values(
+                    item_id=item_id, column_name=column, old=old, new=new, seen_at=seen_at
+                )
+            )
+
+    def record_attempt(self, attempt: EffectAttempt) -> None:
+        """Keep how one attempt of an effect ended (or an operator's re-arm of it)."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                schema.effect_attempts.insert().values(
+                    item_id=attempt.item_id,
+                    effect=attempt.effect,
+                    attempt=attempt.attempt,
+                    started_at=attempt.started_at,
+                    finished_at=attempt.finished_at,
+                    outcome=attempt.outcome,
+                    error=attempt.error,
+                    summary=attempt.summary,
+                )
+            )
+
+    def status_changes(self, item_id: str, limit: int = 1000) -> list[StatusChange]:
+        """The item's status changes, newest first."""
+        table = schema.status_changes
+        query = (
+            select(table)
+            .where(table.c.item_id == item_id)
+            .order_by(table.c.seen_at.desc(), table.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return [
+            StatusChange(row.item_id, row.column_name, row.old, row.new, _utc(row.seen_at))
+            for row in rows
+        ]
+
+    def attempts(self, item_id: str, limit: int = 1000) -> list[EffectAttempt]:
+        """The item's effect attempts, newest first."""
+        table = schema.effect_attempts
+        query = (
+            select(table)
+            .where(table.c.item_id == item_id)
+            .order_by(table.c.finished_at.desc(), table.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return [
+            EffectAttempt(
+                row.item_id,
+                row.effect,
+                row.attempt,
+                _utc(row.started_at),
+                _utc(row.finished_at),
+                row.outcome,
+                row.error,
+                row.summary,
+            )
+            for row in rows
+        ]
+
+    def first_reached(self, column: str, labels: Sequence[str]) -> dict[str, datetime]:
+        """Per item, when its ``column`` was first seen changing to one of ``labels``."""
+        table = schema.status_changes
+        if not labels:
+            return {}
+        query = (
+            select(table.c.item_id, func.min(table.c.seen_at))
+            .where(and_(table.c.column_name == column, table.c.new.in_(list(labels))))
+            .group_by(table.c.item_id)
+        )
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return {row[0]: _utc(row[1]) for row in rows}
+
+    def prune_history(self, before: datetime) -> int:
+        """Forget status changes and attempts older than ``before``; returns rows removed."""
+        removed = 0
+        with self.engine.begin() as connection:
+            removed += connection.execute(
+                delete(schema.status_changes).where(schema.status_changes.c.seen_at < before)
+            ).rowcount
+            removed += connection.execute(
+                delete(schema.effect_attempts).where(schema.effect_attempts.c.finished_at < before)
+            ).rowcount
+        return removed
 
 
 class BoardMismatch(RuntimeError):
