@@ -3,7 +3,14 @@
 #   docker run -v ./config:/config:ro -v leadbridge-data:/data -p 8080:8080 \
 #     --stop-timeout 30 leadbridge
 # Secrets come from LEADBRIDGE_* variables or files in /run/secrets (see config/).
-FROM python:3.11-slim
+# Where PyPI is reached through a mirror:
+#   docker build --build-arg PIP_INDEX_URL=https://pypi.mirror.example/simple -t leadbridge .
+# The base image is pinned to a release; pin its digest too for builds that must not move:
+# docker buildx imagetools inspect python:3.11.14-slim-bookworm prints it.
+FROM python:3.11.14-slim-bookworm
+
+# The package index pip installs from (a build argument: not kept in the image).
+ARG PIP_INDEX_URL=https://pypi.org/simple
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -17,11 +24,12 @@ RUN groupadd --system --gid 10001 leadbridge \
  && chown leadbridge:leadbridge /data
 
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY src/ src/
+# constraints.txt: the versions the tests passed with (CI installs the same).
 # install: the same steps run in a fresh venv by tests/service_runtime/test_dockerfile.py
 RUN python -m venv "$VIRTUAL_ENV"
-RUN "$VIRTUAL_ENV/bin/pip" install .
+RUN "$VIRTUAL_ENV/bin/pip" install -c constraints.txt .
 
 ENV PATH="/opt/leadbridge/bin:$PATH" \
     LEADBRIDGE_CONFIG=/config/leadbridge.yaml \

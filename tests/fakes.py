@@ -24,6 +24,8 @@ from leadbridge.domain.ports import (
     hub_marker,
 )
 
+FOLDER_MIME = "application/vnd.google-apps.folder"
+
 
 @dataclass
 class ScriptedFailure:
@@ -134,9 +136,29 @@ class FakeDrive(FakeBase):
                 return file
         return None
 
+    def add_folder(self, file_id: str, name: str, parent_id: str = "") -> DriveFile:
+        """A folder staff made by hand: untagged, found only by its id."""
+        file = DriveFile(file_id, name, f"https://drive.test/{file_id}", FOLDER_MIME)
+        self.files[file_id] = (file, parent_id, None)
+        return file
+
+    def add_file(self, file_id: str, name: str, parent_id: str, mime_type: str = "") -> DriveFile:
+        """A file staff put somewhere by hand (a copy, a signed contract)."""
+        file = DriveFile(file_id, name, f"https://drive.test/{file_id}", mime_type)
+        self.files[file_id] = (file, parent_id, None)
+        return file
+
+    def get_file(self, file_id: str) -> DriveFile | None:
+        self._enter("get_file", file_id)
+        found = self.files.get(file_id)
+        return found[0] if found is not None else None
+
+    def parent_of(self, file_id: str) -> str:
+        return self.files[file_id][1]
+
     def create_folder(self, name: str, parent_id: str, tag: DriveTag) -> DriveFile:
         failure = self._enter("create_folder", name, parent_id, tag)
-        file = self._new(name, "application/vnd.google-apps.folder", parent_id, tag)
+        file = self._new(name, FOLDER_MIME, parent_id, tag)
         self._leave(failure)
         return file
 

@@ -16,12 +16,14 @@ from typing import Any
 from leadbridge.adapters.store.sql import SqlStateStore
 from leadbridge.domain.errors import ExternalError
 from leadbridge.domain.ledger import RetryPolicy
-from leadbridge.domain.ports import Board, CheckFinding, LiveCheck
+from leadbridge.domain.ports import Board, CheckFinding, LiveCheck, Mailer, StateStore
 from leadbridge.effects.base import PortSpec
 from leadbridge.effects.registry import kind_of, ports_in_use
+from leadbridge.effects.services import MAILER
+from leadbridge.service.alerts import Alerts
 from leadbridge.service.apply import Ports
 from leadbridge.service.sync import SyncOptions, SyncService
-from leadbridge.settings import Settings
+from leadbridge.settings import ConfigError, Settings
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,47 @@ def open_store(settings: Settings) -> SqlStateStore:
     return SqlStateStore.open(settings.state.url, settings.monday.board_id)
 
 
+def build_alerts(
+    settings: Settings,
+    *,
+    mailer: Mailer | None = None,
+    store: StateStore | None = None,
+    now: Callable[[], datetime] | None = None,
+) -> Alerts:
+    """The operators' alerts, sent through the mail backend the e-mail effects use.
+
+    Without ``mailer`` or ``store``, each is built on first use (``leadbridge run``: a mail
+    backend or database that cannot be reached then delays an alert, not the service).
+    """
+    if not settings.alerts.to:
+        return Alerts.off()
+    port = _ports(settings).get(MAILER.name)
+    if mailer is None and port is None:
+        # Settings validation refuses this already; kept for settings built another way.
+        raise ConfigError(
+            ["alerts.to: no mail backend is set up (no effect sends e-mail). Fix: configure "
+             "an e-mail effect and the mail section, or set alerts.to: []"]
+        )  # fmt: skip
+
+    def make_mailer() -> Mailer:
+        if mailer is not None:
+            return mailer
+        assert port is not None
+        built: Mailer = _build_port(port, settings)
+        return built
+
+    def make_store() -> StateStore:
+        return store if store is not None else open_store(settings)
+
+    return Alerts(
+        settings.alerts,
+        board_id=settings.monday.board_id,
+        mailer=make_mailer,
+        store=make_store,
+        now=now,
+    )
+
+
 def build_sync_service(
     settings: Settings,
     *,
@@ -95,8 +138,13 @@ def build_sync_service(
     adapters: Adapters | None = None,
     store: SqlStateStore | None = None,
     now: Callable[[], datetime] | None = None,
+    alerts: Alerts | None = None,
 ) -> SyncService:
     adapters = adapters or build_adapters(settings)
+    store = store or open_store(settings)
+    if alerts is None:
+        mailer = adapters.ports.get(MAILER.name)
+        alerts = build_alerts(settings, mailer=mailer, store=store, now=now)
     options = SyncOptions(
         policy=RetryPolicy(settings.retry.max_attempts, settings.retry.backoff_seconds),
         full_reconcile_every=timedelta(minutes=settings.monday.full_reconcile_minutes),
@@ -110,9 +158,10 @@ def build_sync_service(
     return SyncService(
         board_id=settings.monday.board_id,
         pipeline=settings.pipeline(),
-        store=store or open_store(settings),
+        store=store,
         ports=Ports(adapters.board, adapters.ports),
         env=environment(settings),
         options=options,
         now=now,
+        alerts=alerts,
     )

@@ -7,6 +7,7 @@ Every command loads and validates the whole configuration first, so a mistake is
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -26,11 +27,14 @@ from leadbridge.domain.ledger import ATTEMPTED, EffectState
 from leadbridge.service.report import Action, CycleReport
 from leadbridge.service.sync import WorkedBefore
 from leadbridge.settings import CONFIG_ENV, ConfigError, Settings, load_settings
+from leadbridge.settings.environment import port_problem, state_directory_problems
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY = 0, 1, 2, 3
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, *, require_secrets: bool = True) -> Settings:
+    """The configuration; ``require_secrets=False`` for commands that read only the state
+    database (tokens, keys and what else only talking to a service needs may be missing)."""
     path = args.config or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
     if path is None:
         raise ConfigError(
@@ -39,7 +43,11 @@ def _settings(args: argparse.Namespace) -> Settings:
                 "config/leadbridge.example.yaml documents every key (or try: leadbridge demo)"
             ]
         )
-    settings = load_settings(path)
+    settings = load_settings(path, require_secrets=require_secrets)
+    # The machine, before anything runs: a missing or read-only state directory.
+    problems = state_directory_problems(settings.state.url)
+    if problems:
+        raise ConfigError(problems)
     if not settings.rules:
         raise ConfigError(
             [
@@ -192,21 +200,63 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    """Exit 0, or 1 when something needs a person (a parked effect among the leads listed, or
+    a held mass action), so that a cron wrapper can tell; 2 for an unknown item or stage."""
+    # Reads the state database alone: no monday, Google or GitHub credential is needed.
+    settings = _settings(args, require_secrets=False)
     _quiet_logs(settings)
     from leadbridge.bootstrap import open_store
-    from leadbridge.service.status import build_status, render_status
+    from leadbridge.service.status import StatusFilter, build_status, json_default, render_status
 
+    try:
+        stage = _stage(settings, args.stage) if args.stage is not None else None
+    except ValueError as error:
+        print(f"leadbridge status: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    filters = StatusFilter(item=args.item, problems=args.problems, stage=stage)
     store = open_store(settings)
     try:
-        status = build_status(settings, store, datetime.now(UTC))
+        status = build_status(settings, store, datetime.now(UTC), filters)
     finally:
         store.close()
+    if args.item is not None and not status["leads"] and not args.problems and stage is None:
+        print(
+            f"leadbridge status: no lead with item id {args.item!r} in the state database "
+            "(not read from the board yet, or no longer on it)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     if args.json:
-        print(json.dumps(status, indent=2, default=str))
+        print(json.dumps(status, indent=2, default=json_default))
     else:
         print(render_status(status, state_url=_shown_url(settings.state.url)))
-    return EXIT_OK
+    return EXIT_FAILED if status["needs_person"] else EXIT_OK
+
+
+def _stage(settings: Settings, text: str) -> tuple[str | None, str]:
+    """``COLUMN=LABEL`` (``COLUMN=`` for no status), or ``LABEL`` of any status column."""
+    from leadbridge.settings.pipeline import suggest
+
+    columns = {n: c for n, c in settings.columns.items() if c.type == "status"}
+    labels = {n: [*c.labels, *c.off_path] for n, c in columns.items()}
+    every = list(dict.fromkeys(label for known in labels.values() for label in known))
+    column, equals, label = (part.strip() for part in text.partition("="))
+    if equals and (column in columns or text.strip() not in every):
+        if column not in columns:
+            raise ValueError(
+                f"--stage: {column!r} is not a status column.{suggest(column, list(columns))}"
+            )
+        if label and label not in labels[column]:
+            raise ValueError(
+                f"--stage: column {column!r} has no label {label!r}."
+                + suggest(label, labels[column])
+            )
+        return column, label
+    if text.strip() not in every:
+        raise ValueError(
+            f"--stage: no status column has the label {text.strip()!r}.{suggest(text, every)}"
+        )
+    return None, text.strip()
 
 
 # ---------------------------------------------------------------- retry
@@ -230,11 +280,11 @@ def cmd_retry(args: argparse.Namespace) -> int:
     try:
         rearmed = rearm_effects(store, args.item, effect, datetime.now(UTC), resend=args.resend)
         if not rearmed:
-            states = {e.effect: e.state.value for e in store.ledger(args.item)}
+            states = ", ".join(f"{e.effect} {e.state.value}" for e in store.ledger(args.item))
             what = f" {args.effect}" if args.effect else ""
             print(
                 f"Nothing to retry for item {args.item}{what}: only parked or backing-off effects "
-                f"can be re-armed. Current: {states or 'no effects recorded for this item'}"
+                f"can be re-armed. Now: {states or 'no effects recorded for this item'}."
             )
             return EXIT_FAILED
     finally:
@@ -287,11 +337,35 @@ def cmd_check(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- run, demo, sandbox
 
 
+def _listenable(host: str, port: int, key: str) -> None:
+    """A port already in use is a configuration problem, told before the service starts."""
+    problem = port_problem(host, port, key)
+    if problem:
+        raise ConfigError([problem])
+
+
+def _serving(serve: Callable[[], int], host: str, port: int, key: str) -> int:
+    """``serve()``; a port taken after ``_listenable`` looked is still told in words."""
+    try:
+        return serve()
+    except OSError as error:  # from the bind: polls run on other threads
+        if error.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
+            raise
+        raise ConfigError(
+            [
+                f"{key}: cannot listen on {host}:{port} ({error.strerror}). Fix: stop what "
+                f"uses the port (another leadbridge?) or set {key} to a free port"
+            ]
+        ) from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    host, port = settings.service.http_host, settings.service.http_port
+    _listenable(host, port, "service.http_port")
     from leadbridge.runtime.service import run_service
 
-    return run_service(settings)
+    return _serving(lambda: run_service(settings), host, port, "service.http_port")
 
 
 def cmd_serve_ui(args: argparse.Namespace) -> int:
@@ -300,7 +374,9 @@ def cmd_serve_ui(args: argparse.Namespace) -> int:
 
     host = args.host if args.host is not None else settings.service.http_host
     port = args.port if args.port is not None else settings.service.http_port
-    return serve_ui(settings, host, port)
+    key = "--port" if args.port is not None else "service.http_port"
+    _listenable(host, port, key)
+    return _serving(lambda: serve_ui(settings, host, port), host, port, key)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -321,11 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Turns status changes on a monday.com board into Drive folders, quote "
         "copies, e-mails and GitHub hub issues, each exactly once.",
     )
-    parser.add_argument(
-        "--config",
-        type=Path,
-        help="YAML configuration file (default: $LEADBRIDGE_CONFIG)",
-    )
+    config_help = "YAML configuration file (default: $LEADBRIDGE_CONFIG)"
+    parser.add_argument("--config", type=Path, help=config_help)
+    parser.add_argument("--version", action="version", version=f"leadbridge {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(
@@ -333,6 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
     ) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_, description=help_)
         sub.set_defaults(handler=handler)
+        # Also after the command (``leadbridge status --config x.yaml``); unset here, the one
+        # before the command (or $LEADBRIDGE_CONFIG) stands.
+        sub.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=config_help)
         return sub
 
     sync = add("sync", cmd_sync, "Run one sync cycle against the board and exit.")
@@ -371,8 +448,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="let the next cycle start the new effects the mass-action guard holds",
     )
 
-    status = add("status", cmd_status, "Show leads, effects done/failed/parked, and the last runs.")
+    status = add(
+        "status",
+        cmd_status,
+        "Show leads, effects done/failed/parked, and the last runs, from the state database "
+        "alone. Exit status 1 when something needs a person (a parked effect, a held mass "
+        "action).",
+    )
     status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--item", metavar="ID", help="only this lead (monday item id)")
+    status.add_argument(
+        "--problems",
+        action="store_true",
+        help="only leads that need a person: parked, failed or waiting effects, or held",
+    )
+    status.add_argument(
+        "--stage",
+        metavar="COLUMN=LABEL",
+        help="only leads at this stage: COLUMN=LABEL (COLUMN= for no status), or LABEL of "
+        "any status column",
+    )
 
     retry = add("retry", cmd_retry, "Re-arm a parked effect so the next cycle tries it again.")
     retry.add_argument("item", help="monday item id")
@@ -428,6 +523,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write a leadbridge config for it into DIR",
     )
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("leadbridge")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

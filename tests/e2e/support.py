@@ -103,8 +103,10 @@ class Leadbridge:
 
     def status(self) -> dict[str, Any]:
         result = self.run("status", "--json")
-        assert result.returncode == 0, _tail(result)
+        assert result.returncode in (0, 1), _tail(result)
         document: dict[str, Any] = json.loads(result.stdout)
+        # 1 exactly when something needs a person (a parked effect, a held mass action).
+        assert result.returncode == int(document["needs_person"]), _tail(result)
         return document
 
     def ledger(self) -> dict[tuple[str, str], str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 
 import pytest
@@ -60,3 +61,18 @@ def test_dry_run_reads_only_and_leaves_the_state_database_alone(
         api: set() for api in requests
     }
     assert _digest(app.database) == before_db
+
+
+def test_a_first_dry_run_on_a_board_worked_by_hand_renders_every_template(
+    sandbox: Sandbox, leadbridge: Callable[..., Leadbridge]
+) -> None:
+    """Met for the first time, leads past their stages are adopted: every line is filled."""
+    app = leadbridge()
+    seed_board(sandbox.state, None, DEMO_LEADS)
+
+    result = app.run("sync", "--once", "--dry-run")
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "adopted (not acted on): e-mail" in result.stdout
+    assert "would e-mail priya.raman@utoronto.example" in result.stdout  # a pending request
+    assert re.findall(r"\{[a-z_]+\}", result.stdout) == [], result.stdout

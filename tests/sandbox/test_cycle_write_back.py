@@ -25,7 +25,7 @@ TRIAGE = "status_triage"
 EFFECT = "send_questionnaire"
 CONTACT = "ada@uni.example"
 SUBJECT = "2i2c questionnaire for Uni Example"
-KEPT = "triage_status left as 'Out of Scope', changed by staff since the poll"
+KEPT = "triage status left as “Out of Scope”: staff changed it since the poll"
 
 
 def _service(sandbox: Sandbox, tmp_path: Path) -> SyncService:

@@ -200,7 +200,7 @@ def test_copies_of_templates_get_their_placeholders_filled(
     assert [(r.file_id, r.find, r.occurrences) for r in sandbox.state.google.replacements] == [
         (doc_id, "{{lead_name}}", 1),
         (doc_id, "{{absent}}", 0),
-        (sheet_id, "{{organization}}", 1),
+        (sheet_id, "{{organization}}", 2),  # its own cell, and the terms sentence
     ]
 
 
@@ -213,6 +213,52 @@ def test_sheet_values_can_be_written(sandbox: Sandbox, google: Google) -> None:
         body={"values": [["=1+1"]]},
     ).execute()
     assert sandbox.state.google.files[PRICING_SHEET_TEMPLATE_ID].sheets["Pricing"][0][2] == "=1+1"
+
+
+def test_raw_values_stay_text_user_entered_ones_are_parsed(
+    sandbox: Sandbox, google: Google
+) -> None:
+    values = google.service("sheets", "v4").spreadsheets().values()
+    written = {}
+    for option, cell, value in (
+        ("RAW", "C1", "=1+1"),
+        ("USER_ENTERED", "C2", "=1+1"),
+        ("USER_ENTERED", "C3", "'=1+1"),
+    ):
+        written[cell] = values.batchUpdate(
+            spreadsheetId=PRICING_SHEET_TEMPLATE_ID,
+            body={
+                "valueInputOption": option,
+                "data": [{"range": f"Pricing!{cell}", "values": [[value]]}],
+            },
+        ).execute()
+    assert written["C1"]["totalUpdatedCells"] == 1
+    assert written["C1"]["responses"][0]["updatedRange"] == "Pricing!C1"
+
+    grid = (
+        google.service("sheets", "v4")
+        .spreadsheets()
+        .get(spreadsheetId=PRICING_SHEET_TEMPLATE_ID, includeGridData=True)
+        .execute()
+    )
+    (sheet,) = grid["sheets"]
+    assert sheet["properties"]["title"] == "Pricing"
+    (data,) = sheet["data"]
+    assert "startRow" not in data and "startColumn" not in data  # omitted when 0
+    entered = [row["values"][2]["userEnteredValue"] for row in data["rowData"][:3]]
+    assert entered == [
+        {"stringValue": "=1+1"},
+        {"formulaValue": "=1+1"},
+        {"stringValue": "=1+1"},
+    ]
+    assert data["rowData"][0]["values"][0]["userEnteredValue"] == {"stringValue": "Pricing sheet"}
+    plain = (
+        google.service("sheets", "v4")
+        .spreadsheets()
+        .get(spreadsheetId=PRICING_SHEET_TEMPLATE_ID)
+        .execute()
+    )
+    assert "data" not in plain["sheets"][0]
 
 
 def _raw(message_id: str) -> str:

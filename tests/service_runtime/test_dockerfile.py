@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -28,7 +29,10 @@ from .doubles import Clock, ScriptedService, coordinator, tick
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
+CONSTRAINTS = REPO / "constraints.txt"
 INSTALL_MARKER = "# install:"
+#: A base image pinned to a release (``python:3.11.14-slim-bookworm``), digest optional.
+PINNED_BASE = re.compile(r"python:3\.11\.\d+-slim(-[a-z]+)?(@sha256:[0-9a-f]{64})?")
 
 
 def _instructions() -> list[tuple[str, str]]:
@@ -76,7 +80,7 @@ def test_the_dockerfile_has_the_shape_operators_rely_on() -> None:
     instructions = dict(
         (kind, text) for kind, text in _instructions() if kind in ("FROM", "USER", "ENTRYPOINT")
     )
-    assert instructions["FROM"].startswith("python:3.11-slim")
+    assert PINNED_BASE.fullmatch(instructions["FROM"]), instructions["FROM"]
     assert instructions["USER"] not in ("root", "0")
     # Exec form, so that SIGTERM reaches Python rather than a shell.
     assert json.loads(instructions["ENTRYPOINT"]) == ["leadbridge"]
@@ -84,6 +88,39 @@ def test_the_dockerfile_has_the_shape_operators_rely_on() -> None:
     assert "LEADBRIDGE_CONFIG=/config/leadbridge.yaml" in text
     assert 'VOLUME ["/data"]' in text
     assert _install_steps(), f"no RUN lines after {INSTALL_MARKER!r}"
+
+
+def _pins() -> dict[str, str]:
+    pins = {}
+    for line in CONSTRAINTS.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, equals, version = line.partition("==")
+            assert equals and version.strip(), f"constraints.txt: {line!r} is not name==version"
+            pins[_normal(name)] = version.strip()
+    return pins
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower().strip()
+
+
+def test_the_image_installs_the_tested_versions_from_a_chosen_index() -> None:
+    instructions = _instructions()
+    arguments = [text for kind, text in instructions if kind == "ARG"]
+    assert any(text.split("=")[0] == "PIP_INDEX_URL" for text in arguments), arguments
+    installs = [step for step in _install_steps() if " install " in step]
+    assert installs and all("-c constraints.txt" in step for step in installs), installs
+    copied = {source for source, _ in _copied_paths()}
+    assert "constraints.txt" in copied
+    # Every dependency of the project is pinned there (its own dependencies too).
+    pyproject = (REPO / "pyproject.toml").read_text()
+    block = pyproject.split("dependencies = [", 1)[1].split("]", 1)[0]
+    required = [
+        re.split(r"[\[<>=!~ ;]", line.strip().strip('",'))[0] for line in block.splitlines()
+    ]
+    pins = _pins()
+    missing = [name for name in required if name and _normal(name) not in pins]
+    assert not missing, f"not in constraints.txt: {missing}"
 
 
 def test_install_steps_work_in_a_fresh_venv_and_the_command_starts(tmp_path: Path) -> None:
@@ -127,6 +164,20 @@ def test_install_steps_work_in_a_fresh_venv_and_the_command_starts(tmp_path: Pat
     )
     assert started.returncode == 0, started.stderr
     assert "run" in started.stdout
+    # The venv holds exactly the versions constraints.txt names, as the image will.
+    frozen = subprocess.run(
+        [str(venv / "bin" / "pip"), "freeze", "--exclude", "leadbridge"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    pins = _pins()
+    installed = dict(
+        (_normal(name), version)
+        for name, _, version in (line.partition("==") for line in frozen.stdout.splitlines())
+    )
+    assert {name: pins.get(name) for name in installed} == installed
     imported = subprocess.run(
         [
             str(venv / "bin" / "python"),

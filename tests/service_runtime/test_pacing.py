@@ -63,7 +63,7 @@ def test_trigger_polls_at_start_then_at_the_pace_in_force() -> None:
         ({"business_hours": "18:00-08:00"}, "service.business_hours: '18:00-08:00' ends before"),
         ({"business_hours": "9 to 5"}, "service.business_hours: '9 to 5' is not a span"),
         ({"timezone": "Mars/Olympus"}, "service.timezone: 'Mars/Olympus' is not a known"),
-        ({"business_days": ["monday"]}, "service.business_days.0"),
+        ({"business_days": ["monday"]}, "service.business_days[0]: should be 'mon'"),
         ({"interval_seconds": 0}, "service.interval_seconds"),
     ],
 )

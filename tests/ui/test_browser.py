@@ -8,11 +8,13 @@ cycle complete it. Two leads are named like attacks: they must show as text, and
 fails if any JavaScript dialog opens. The browser context bypasses the page's Content Security
 Policy so that only the escaping stands between those names and a dialog.
 
-The screenshots in docs/screenshots/ (shown in the README) are made here.
+The screenshots in docs/screenshots/ (shown in the README) are made here, with
+LEADBRIDGE_SCREENSHOTS=docs/screenshots.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -51,7 +53,10 @@ if not CHROMIUM.exists():
 expect = sync_api.expect
 
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "docs" / "screenshots"
+#: Where the screenshots go: a temporary folder, unless LEADBRIDGE_SCREENSHOTS names one
+#: (``LEADBRIDGE_SCREENSHOTS=docs/screenshots pytest tests/ui`` remakes the README's), so that
+#: a test run never rewrites tracked files.
+SCREENSHOTS_ENV = "LEADBRIDGE_SCREENSHOTS"
 STATUS_COLUMNS = ("triage_status", "negotiation_status", "hub_status")
 CONTACT = {
     "organization": "Example Org",
@@ -171,15 +176,16 @@ def sign_in(page: Any) -> None:
 
 
 def test_an_operator_finds_a_lead_and_retries_its_parked_effect(
-    page: Any, world: World, dialogs: Dialogs
+    page: Any, world: World, dialogs: Dialogs, tmp_path: Path
 ) -> None:
     sign_in(page)
     expect(page.locator("figure.chart svg")).to_have_count(3)
     expect(page.locator("figure.chart").first).to_contain_text("Send Questionnaire")
     expect(page.locator(".card").first).to_contain_text("not polling here")
     expect(page.get_by_text("Retry all parked drive_copies")).to_be_visible()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "overview.png"), full_page=True)
+    shots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "overview.png"), full_page=True)
 
     # Search by name.
     page.get_by_role("link", name="Leads", exact=True).click()
@@ -201,7 +207,7 @@ def test_an_operator_finds_a_lead_and_retries_its_parked_effect(
     links = page.locator("ul.links a")
     expect(links.filter(has_text="/drive")).not_to_have_count(0)
     expect(page.locator("li.hub-issue")).to_contain_text("open")
-    page.screenshot(path=str(SCREENSHOTS / "lead.png"), full_page=True)
+    page.screenshot(path=str(shots / "lead.png"), full_page=True)
 
     # The one lead that needs a person: its quote copies are parked.
     page.goto("/leads?needs=1")

@@ -238,7 +238,7 @@ def test_a_staff_status_change_during_the_send_survives_the_write_back(h: Harnes
     assert h.board.items["30"].value("triage_status") == "Out of Scope"
     assert len(h.mailer.sent) == 1
     (line,) = [a for a in report.actions if a.effect == "send_questionnaire"]
-    assert "triage_status left as 'Out of Scope'" in line.detail
+    assert "triage status left as “Out of Scope”" in line.detail
     assert any("Out of Scope" in note for note in h.board.notes["30"])
 
 

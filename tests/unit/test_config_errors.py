@@ -34,9 +34,22 @@ def _run_check(
 
 
 def test_example_config_is_valid(tmp_path, secrets_dir, monkeypatch, capsys) -> None:
-    code, output = _run_check(EXAMPLE_CONFIG, secrets_dir, monkeypatch, capsys)
+    data = _example()
+    # /data (the container's volume) is not on this machine: the state goes to tmp_path.
+    data["state"]["url"] = f"sqlite:///{tmp_path / 'leadbridge.db'}"
+    code, output = _run_check(_write(tmp_path, data), secrets_dir, monkeypatch, capsys)
     assert code == 0, output
     assert "configuration: valid" in output
+
+
+def test_the_example_as_shipped_asks_for_its_state_directory(
+    secrets_dir, monkeypatch, capsys
+) -> None:
+    if Path("/data").is_dir():
+        pytest.skip("/data exists on this machine")
+    code, output = _run_check(EXAMPLE_CONFIG, secrets_dir, monkeypatch, capsys)
+    assert code == 2
+    assert "state.url: the directory /data of the state database does not exist" in output
 
 
 def _unknown_key(data: dict) -> None:

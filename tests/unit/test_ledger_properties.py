@@ -41,14 +41,15 @@ T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 #: The states each operation may start from: the contract of ``ledger.py``.
 LEGAL_FROM: dict[str, frozenset[EffectState]] = {
-    "start": frozenset({S.PENDING, S.FAILED, S.RUNNING}),
+    "start": frozenset({S.PENDING, S.FAILED, S.RUNNING, S.WAITING}),
     "record_ref": frozenset({S.RUNNING}),
     "succeed": frozenset({S.RUNNING}),
     "fail": frozenset({S.RUNNING}),
     "rearm": frozenset({S.PARKED, S.FAILED, S.SKIPPED}),
     "adopt": frozenset({S.PENDING}),
     "backfill": frozenset({S.ADOPTED}),
-    "skip": frozenset({S.PENDING, S.FAILED, S.RUNNING}),
+    "skip": frozenset({S.PENDING, S.FAILED, S.RUNNING, S.WAITING}),
+    "wait": frozenset({S.RUNNING}),
 }
 
 #: One call of each operation (both kinds of failure), for the exhaustive checks.
@@ -60,8 +61,10 @@ PROBES: dict[str, tuple[str, dict[str, Any]]] = {
     "fail_permanent": ("fail", {"error": "404", "permanent": True, "retry_after": None}),
     "rearm": ("rearm", {}),
     "adopt": ("adopt", {}),
+    "adopt_found": ("adopt", {"ref": {"url": "https://example.org/made-by-hand"}}),
     "backfill": ("backfill", {}),
     "skip": ("skip", {"reason": "lead moved away"}),
+    "wait": ("wait", {"reason": "no folder link on the item", "not_acted": True}),
 }
 
 refs = st.dictionaries(
@@ -97,8 +100,10 @@ ARG_STRATEGIES: dict[str, dict[str, st.SearchStrategy[Any]]] = {
     "fail_permanent": {"error": errors, "permanent": st.just(True), "retry_after": st.none()},
     "rearm": {},
     "adopt": {},
+    "adopt_found": {"ref": refs},
     "backfill": {},
     "skip": {"reason": errors},
+    "wait": {"reason": errors, "not_acted": st.booleans()},
 }
 
 
@@ -150,11 +155,23 @@ def expected(
     if op == "rearm":
         return move(entry, state=S.PENDING, attempts=0, next_attempt_at=None, updated_at=now)
     if op == "adopt":
-        return move(entry, state=S.ADOPTED, updated_at=now)
+        return move(
+            entry, state=S.ADOPTED, ref={**entry.ref, **args.get("ref", {})}, updated_at=now
+        )
     if op == "backfill":
         return move(entry, state=S.PENDING, updated_at=now)
     if op == "skip":
         return move(entry, state=S.SKIPPED, last_error=args["reason"], updated_at=now)
+    if op == "wait":
+        return move(
+            entry,
+            state=S.WAITING,
+            attempts=entry.attempts - 1,  # entered from RUNNING only, so attempts >= 1
+            last_error=args["reason"],
+            ref={**entry.ref, ATTEMPTED: False} if args["not_acted"] else entry.ref,
+            next_attempt_at=None,
+            updated_at=now,
+        )
     raise AssertionError(op)
 
 
@@ -171,9 +188,10 @@ def call(op: str, entry: LedgerEntry, now: datetime, policy: RetryPolicy, **args
             retry_after=args["retry_after"],
         ),
         "rearm": lambda: entry.rearm(now),
-        "adopt": lambda: entry.adopt(now),
+        "adopt": lambda: entry.adopt(now, args.get("ref")),
         "backfill": lambda: entry.backfill(now),
         "skip": lambda: entry.skip(args["reason"], now),
+        "wait": lambda: entry.wait(args["reason"], now, not_acted=args["not_acted"]),
     }
     return methods[op]()
 
@@ -231,6 +249,9 @@ class LedgerMachine(RuleBasedStateMachine):
             assert after.attempts == before.attempts + 1
         elif op == "rearm":
             assert after.attempts == 0
+        elif op == "wait":
+            # A missing input is no attempt: the start's count is taken back.
+            assert after.attempts == before.attempts - 1
         else:
             assert after.attempts == before.attempts, f"{op} changed attempts"
         assert after.updated_at == self.now
@@ -242,6 +263,8 @@ class LedgerMachine(RuleBasedStateMachine):
             # The start is recorded before the call, so no later re-arm forgets it happened.
             assert after.ref[ATTEMPTED] is True
             self.refs[ATTEMPTED] = True
+        if op == "wait" and args["not_acted"]:
+            self.refs[ATTEMPTED] = False
         if passed_ref is not None:
             self.refs.update(passed_ref)
             passed_ref.clear()  # the caller's dict is theirs: the entry must not share it
@@ -320,17 +343,17 @@ class LedgerMachine(RuleBasedStateMachine):
             )
             assert 1 <= entry.attempts < self.policy.max_attempts
             assert entry.last_error
-        if entry.state in (S.PARKED, S.DONE, S.PENDING):
+        if entry.state in (S.PARKED, S.DONE, S.PENDING, S.WAITING):
             assert entry.next_attempt_at is None
-        if entry.state is S.PARKED:
+        if entry.state in (S.PARKED, S.WAITING):
             assert entry.last_error
 
     @invariant()
     def is_due_follows_the_state(self) -> None:
         entry = self.entry
         due = entry.is_due(self.now)
-        if entry.state in (S.PENDING, S.RUNNING):
-            assert due is True
+        if entry.state in (S.PENDING, S.RUNNING, S.WAITING):
+            assert due is True  # a waiting effect looks at the board again every cycle
         elif entry.state is S.FAILED:
             assert entry.next_attempt_at is not None
             assert due is (entry.next_attempt_at <= self.now)
@@ -377,6 +400,7 @@ def entry_in(state: EffectState) -> LedgerEntry:
         S.PARKED: running.fail("404", T0, POLICY, permanent=True),
         S.ADOPTED: fresh.adopt(T0),
         S.SKIPPED: fresh.skip("gone", T0),
+        S.WAITING: running.wait("no folder link on the item", T0, not_acted=True),
     }[state]
 
 

@@ -13,6 +13,7 @@ import pytest
 from leadbridge.adapters.store.sql import SqlStateStore
 from leadbridge.domain.ledger import EffectState, LedgerEntry
 from leadbridge.domain.model import Lead
+from leadbridge.domain.planning import dependency_order
 from leadbridge.domain.ports import BoardState, RunRecord
 from leadbridge.service.status import build_status
 from leadbridge.settings import Settings
@@ -108,11 +109,21 @@ def make_board(count: int, *, seed: int = 7) -> tuple[list[Lead], list[LedgerEnt
     return leads, ledger
 
 
-def assert_grouped(status: dict[str, Any], leads: list[Lead], ledger: list[LedgerEntry]) -> None:
-    """Each lead lists exactly its own entries, in the order the store gave them."""
+def pipeline_order(settings: Settings) -> dict[str, int]:
+    return {name: i for i, name in enumerate(dependency_order(settings.pipeline().effects))}
+
+
+def assert_grouped(
+    status: dict[str, Any], leads: list[Lead], ledger: list[LedgerEntry], order: dict[str, int]
+) -> None:
+    """Each lead lists exactly its own entries, in pipeline order (effects no longer
+    configured last, by name)."""
     assert [lead["item_id"] for lead in status["leads"]] == sorted(lead.item_id for lead in leads)
     for shown in status["leads"]:
-        own = [e for e in list.__iter__(ledger) if e.item_id == shown["item_id"]]
+        own = sorted(
+            (e for e in list.__iter__(ledger) if e.item_id == shown["item_id"]),
+            key=lambda e: (order.get(e.effect, len(order)), e.effect),
+        )
         assert [(e["effect"], e["state"], e["url"]) for e in shown["effects"]] == [
             (e.effect, e.state.value, e.ref.get("url", "")) for e in own
         ]
@@ -132,7 +143,7 @@ def test_effects_land_under_their_own_lead(example_settings: Settings) -> None:
 
     status = build_status(example_settings, store, NOW)  # type: ignore[arg-type]
 
-    assert_grouped(status, leads, store.entries)
+    assert_grouped(status, leads, store.entries, pipeline_order(example_settings))
     lead_9 = next(lead for lead in status["leads"] if lead["item_id"] == item_id(9))
     assert lead_9["name"] == "Lead 9"
     assert lead_9["statuses"] == {"triage_status": "In Scope", "negotiation_status": "Quote Sent"}
@@ -142,6 +153,7 @@ def test_effects_land_under_their_own_lead(example_settings: Settings) -> None:
         "effect": "hub_issue",
         "state": hub.state.value,
         "attempts": 0,
+        "updated_at": None,
         "next_attempt_at": hub.next_attempt_at,
         "last_error": hub.last_error,
         "url": f"https://example.org/{item_id(9)}/hub_issue",
@@ -177,5 +189,5 @@ def test_grouping_from_the_sql_store(example_settings: Settings, store: SqlState
 
     stored = store.ledger()
     assert len(stored) == len(ledger)
-    assert_grouped(status, leads, stored)
+    assert_grouped(status, leads, stored, pipeline_order(example_settings))
     assert status["board_id"] == "1234567890"

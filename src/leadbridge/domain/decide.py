@@ -70,9 +70,15 @@ class Situation:
     #: Processes ("host:pid") known to be gone, whose rows are dead at once.
     dead_owners: frozenset[str] = frozenset()
 
-    def adopts(self, lead: Lead, effect: str) -> bool:
-        """Whether the lead's current state is history for this effect, to record not act on."""
+    def adopts(self, lead: Lead, effect: str, pipeline: Pipeline) -> bool:
+        """Whether the lead's current state is history for this effect, to record not act on.
+
+        A lead standing exactly on an action label (``StatusColumn.requests``) whose rule
+        requires the effect is a request staff made, not history: it is acted on.
+        """
         if effect in self.backfill:
+            return False
+        if requested(lead, effect, pipeline):
             return False
         if self.adopting:
             return True
@@ -93,6 +99,20 @@ class Situation:
         return entry.updated_at is not None and self.now - entry.updated_at < self.takeover_after
 
 
+def requested(lead: Lead, effect: str, pipeline: Pipeline) -> bool:
+    """The lead stands exactly on an action label whose rule requires ``effect``."""
+    for rule in pipeline.rules:
+        status = pipeline.statuses.get(rule.column)
+        if (
+            status is not None
+            and rule.label in status.requests
+            and effect in rule.effects
+            and lead.value(rule.column) == rule.label
+        ):
+            return True
+    return False
+
+
 def decide(
     lead: Lead,
     ledger: Mapping[str, LedgerEntry],
@@ -106,12 +126,14 @@ def decide(
     for name, entry in ledger.items():
         if name in required or name not in pipeline.effects:
             continue
-        if entry.state in (EffectState.PENDING, EffectState.FAILED):
+        if entry.state in (EffectState.PENDING, EffectState.FAILED, EffectState.WAITING):
             decisions.append(Decision(name, Act.SKIP))
         elif entry.state is EffectState.RUNNING:
             busy = situation.in_flight_elsewhere(entry)
             decisions.append(Decision(name, Act.BUSY if busy else Act.RESOLVE))
     running: set[str] = set()
+    #: Adopted in this same cycle, before their dependants: settled for them.
+    adopted: set[str] = set()
     for name in order:
         if name not in required:
             continue
@@ -125,13 +147,16 @@ def decide(
             continue
         # Only what was never started is adopted; an effect an earlier run began (a backfill
         # cut short) is finished, not forgotten.
-        if state in (None, EffectState.PENDING) and situation.adopts(lead, name):
+        if state in (None, EffectState.PENDING) and situation.adopts(lead, name, pipeline):
             decisions.append(Decision(name, Act.ADOPT))
+            adopted.add(name)
             continue
         unmet = [
             need
             for need in pipeline.effects[name].needs
-            if need not in running and (need not in ledger or ledger[need].state not in SETTLED)
+            if need not in running
+            and need not in adopted
+            and (need not in ledger or ledger[need].state not in SETTLED)
         ]
         if unmet:
             decisions.append(Decision(name, Act.WAIT, waiting_for=tuple(unmet)))

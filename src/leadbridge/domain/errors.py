@@ -56,3 +56,16 @@ class UncertainOutcome(PermanentError):
     Raised instead of acting again, because a duplicate e-mail is worse than a parked effect
     that an operator can inspect and re-arm.
     """
+
+
+class MissingInput(TransientError):
+    """Something the effect needs from people is not on the item yet (a folder link).
+
+    Nothing was attempted, and retrying cannot help until staff add it; unlike a failure it
+    neither backs off nor counts towards ``max_attempts``: the effect waits, is tried again
+    every cycle (cheaply, from the board), and runs as soon as the input is there. ``message``
+    and ``fix`` say on the item exactly what to add and where.
+    """
+
+    def __init__(self, service: str, message: str, *, fix: str = "") -> None:
+        super().__init__(service, message, fix=fix, not_acted=True)

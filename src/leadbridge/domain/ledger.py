@@ -9,8 +9,12 @@ interrupted and its outcome must be checked on the service's side before acting 
        │                  └──fail──▶ failed (next_attempt_at) ──start──▶ running …
        │                                 │ attempts exhausted or permanent
        └────────── rearm ◀──────────── parked
-    adopted: recorded on the first run, never acted on (unless backfilled)
+                          running ──wait──▶ waiting ──start──▶ running …
+    adopted: recorded on the first run, never acted on (unless backfilled); its ref holds
+             what staff made by hand, when the board's links showed it (``EffectKind.adopt``)
     skipped: no longer required (the lead moved away) before it could be done
+    waiting: an input only people can give is missing (a folder link on the item); tried again
+             every cycle, without backoff and without counting an attempt
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class EffectState(enum.StrEnum):
     PARKED = "parked"
     ADOPTED = "adopted"
     SKIPPED = "skipped"
+    WAITING = "waiting"
 
 
 #: States in which a required effect needs no more work, and its dependants may proceed.
@@ -81,7 +86,7 @@ class LedgerEntry:
     owner: str = ""
 
     def is_due(self, now: datetime) -> bool:
-        if self.state in (EffectState.PENDING, EffectState.RUNNING):
+        if self.state in (EffectState.PENDING, EffectState.RUNNING, EffectState.WAITING):
             return True
         if self.state is EffectState.FAILED:
             return self.next_attempt_at is None or self.next_attempt_at <= now
@@ -97,7 +102,9 @@ class LedgerEntry:
         """Recorded before the external call. ``ref["attempted"]`` survives re-arming, so a
         later attempt knows an earlier one may have acted (see ``EffectContext``)."""
         return self._move(
-            frozenset({EffectState.PENDING, EffectState.FAILED, EffectState.RUNNING}),
+            frozenset(
+                {EffectState.PENDING, EffectState.FAILED, EffectState.RUNNING, EffectState.WAITING}
+            ),
             state=EffectState.RUNNING,
             attempts=self.attempts + 1,
             ref={**self.ref, ATTEMPTED: True},
@@ -154,6 +161,21 @@ class LedgerEntry:
             updated_at=now,
         )
 
+    def wait(self, reason: str, now: datetime, *, not_acted: bool = False) -> LedgerEntry:
+        """An input only people can give is missing: try again next cycle, as if this attempt
+        had not been made (it does not count towards ``max_attempts``). ``reason`` says what
+        is missing; the caller tells people once, when it changes."""
+        ref = {**self.ref, ATTEMPTED: False} if not_acted else self.ref
+        return self._move(
+            frozenset({EffectState.RUNNING}),
+            state=EffectState.WAITING,
+            attempts=max(self.attempts - 1, 0),
+            last_error=reason,
+            ref=ref,
+            next_attempt_at=None,
+            updated_at=now,
+        )
+
     def rearm(self, now: datetime) -> LedgerEntry:
         """Another try from scratch: asked by an operator, or the lead needs it again."""
         return self._move(
@@ -164,9 +186,13 @@ class LedgerEntry:
             updated_at=now,
         )
 
-    def adopt(self, now: datetime) -> LedgerEntry:
+    def adopt(self, now: datetime, ref: Mapping[str, Any] | None = None) -> LedgerEntry:
+        """Recorded, not acted on; ``ref``: what staff made by hand, found on the board."""
         return self._move(
-            frozenset({EffectState.PENDING}), state=EffectState.ADOPTED, updated_at=now
+            frozenset({EffectState.PENDING}),
+            state=EffectState.ADOPTED,
+            ref={**self.ref, **(ref or {})},
+            updated_at=now,
         )
 
     def backfill(self, now: datetime) -> LedgerEntry:
@@ -179,7 +205,9 @@ class LedgerEntry:
         """No longer required; from RUNNING only once the interrupted attempt is known to
         have done nothing (see ``EffectKind.resolve``)."""
         return self._move(
-            frozenset({EffectState.PENDING, EffectState.FAILED, EffectState.RUNNING}),
+            frozenset(
+                {EffectState.PENDING, EffectState.FAILED, EffectState.RUNNING, EffectState.WAITING}
+            ),
             state=EffectState.SKIPPED,
             last_error=reason,
             updated_at=now,

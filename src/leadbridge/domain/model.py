@@ -35,11 +35,16 @@ class StatusColumn:
 
     ``off_path`` labels exist on the board (e.g. "Out of Scope") but imply no effect at all:
     they are neither before nor after any label on the path.
+
+    ``requests`` are action labels ("Send Questionnaire", "Create Quote"): labels that ask
+    for work rather than record it. A lead met standing on one is a pending request, never
+    history (see ``Situation.adopts``).
     """
 
     name: str
     labels: tuple[str, ...]
     off_path: tuple[str, ...] = ()
+    requests: tuple[str, ...] = ()
 
     def position(self, label: str) -> int | None:
         """Index of ``label`` on the path, or None when empty, off path or unknown."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from leadbridge.domain.ledger import SETTLED, LedgerEntry
-from leadbridge.domain.model import EffectSpec, Lead, Pipeline
+from leadbridge.domain.model import EffectSpec, Lead, Pipeline, Rule
 
 
 class DependencyCycle(ValueError):
@@ -79,3 +79,27 @@ def plan_lead(
         for name in order
         if name in required and (name not in ledger or ledger[name].state not in SETTLED)
     ]
+
+
+def effects_ahead(lead: Lead, pipeline: Pipeline) -> dict[str, Rule]:
+    """Effects a later label would require, each with the first rule ahead that requires it.
+
+    "Ahead" is further along a status column the lead is on, or anywhere on a column it has no
+    label in yet; an off-path label ("Lost") has nothing ahead. What the lead requires now is
+    left out: it is settled or being acted on, not ahead.
+    """
+    required = required_effects(lead, pipeline)
+    ahead: dict[str, Rule] = {}
+    for rule in pipeline.rules:
+        status = pipeline.statuses[rule.column]
+        current = lead.value(rule.column)
+        if current and status.position(current) is None:
+            continue
+        here = status.position(current) if current else -1
+        there = status.position(rule.label)
+        if here is None or there is None or there <= here:
+            continue
+        for effect in close_over_needs(rule.effects, pipeline.effects):
+            if effect not in required:
+                ahead.setdefault(effect, rule)
+    return ahead

@@ -177,6 +177,15 @@ class EffectKind(Generic[P]):
         board was worked before from another database, and its leads are not new."""
         return None
 
+    def adopt(self, ctx: EffectContext[P]) -> Mapping[str, Any] | None:
+        """What staff made by hand for an effect being adopted, read from the item's link
+        columns and checked on the far side (never guessed from a name), as the reference a
+        done effect would have (``links`` included): later effects of the lead use it as if
+        leadbridge had made it. None when the board shows nothing this kind can use.
+
+        A failure here is logged by the caller and the effect is adopted without it."""
+        return None
+
     def refresh(
         self, port: Any, entries: list[LedgerEntry]
     ) -> list[tuple[LedgerEntry, Mapping[str, Any]]]:

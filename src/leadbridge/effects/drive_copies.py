@@ -1,23 +1,28 @@
 """Copies of the pricing-sheet and price-quote templates in the lead's folder, filled in.
 
-The folder comes from the effect named in ``folder_effect``: the one leadbridge made, or, for
-a lead adopted with its folder already made by hand, the Drive link staff put in that
-effect's link column.
+The folder comes from the effect named in ``folder_effect``: the one leadbridge made or found
+when adopting, or else the folder whose Drive link staff put in that effect's link column
+(any of Drive's link forms, checked with Drive first). With neither, the copies wait, and say
+on the item which link to paste; the next cycle after it is pasted makes them.
+
+Copies staff made by hand count too: a template whose link column already holds a file
+leadbridge can see is recorded when adopted, and not copied again when the effect runs.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from leadbridge.domain.errors import PermanentError
+from leadbridge.domain.errors import MissingInput, PermanentError
 from leadbridge.domain.model import ColumnValue, LinkValue
-from leadbridge.domain.ports import Drive, DriveTag
-from leadbridge.domain.render import render, single_line
+from leadbridge.domain.ports import Drive, DriveFile, DriveTag
+from leadbridge.domain.render import render, single_line, template_context
 from leadbridge.effects.base import EffectContext, EffectKind, EffectOutcome, EffectParams
+from leadbridge.effects.links import visible_drive_file
 from leadbridge.effects.services import DRIVE
 
 
@@ -39,26 +44,60 @@ class DriveCopiesParams(EffectParams):
     placeholders: dict[str, str] = Field(default_factory=dict)
 
 
-_FOLDER_URL = re.compile(r"/folders/([A-Za-z0-9_-]+)")
+@dataclass(frozen=True)
+class _Folder:
+    id: str
+    url: str
+    #: Found through the link column, not recorded by the folder effect.
+    from_column: bool = False
 
 
-def _folder_id(ctx: EffectContext[DriveCopiesParams]) -> str:
-    """The folder made by the folder effect; for an adopted one, the link staff put on the board."""
+def _folder(ctx: EffectContext[DriveCopiesParams]) -> _Folder:
+    """The folder the copies go into: the folder effect's (made, found, or adopted with its
+    link), else the one staff linked in its column. Raises ``MissingInput`` when neither is
+    there: a person must paste the link, and the copies wait for it."""
     folder_effect = ctx.params.folder_effect
     entry = ctx.ledger.get(folder_effect)
     if entry is not None and entry.ref.get("file_id"):
-        return str(entry.ref["file_id"])
+        return _Folder(str(entry.ref["file_id"]), str(entry.ref.get("url", "")))
     column = getattr(ctx.pipeline.effects[folder_effect].params, "link_column", None)
-    match = _FOLDER_URL.search(ctx.lead.value(column)) if column else None
-    if match:
-        return match.group(1)
-    where = f"in the column {column!r}" if column else "on the item"
-    raise PermanentError(
-        "leadbridge",
-        f"the lead folder was made before leadbridge looked after this lead, and no Drive "
-        f"folder link was found {where}",
-        fix=f"put the folder's Drive link {where}, then run: leadbridge retry {ctx.lead.item_id}",
-    )
+    if not column:
+        raise PermanentError(
+            "leadbridge",
+            f"the lead folder was made before leadbridge looked after this lead, and the "
+            f"effect {folder_effect!r} has no link_column to read its link from.",
+            fix=f"give {folder_effect!r} a link_column and paste the folder's link there, or "
+            f"let leadbridge make the folder: leadbridge sync --once --backfill {folder_effect}",
+        )
+    pasted = ctx.lead.value(column).strip()
+    if not pasted:
+        raise MissingInput(
+            "leadbridge",
+            f"the copies need the lead's Drive folder, and the item has no folder link in the "
+            f"column {column!r}.",
+            fix=f"paste the lead folder's Drive link into the column {column!r}; leadbridge "
+            "makes the copies there in its next cycle",
+        )
+    drive: Drive = ctx.require_port()
+    found = visible_drive_file(drive, pasted, folder=True)
+    if found is None:
+        raise MissingInput(
+            "leadbridge",
+            f"the link in the column {column!r} does not open a Drive folder leadbridge can "
+            "see (it names no folder, or the folder is not shared with leadbridge's account).",
+            fix=f"paste the lead folder's Drive link into the column {column!r} and share the "
+            "folder with leadbridge's account; leadbridge looks again in its next cycle",
+        )
+    return _Folder(found.id, found.url, from_column=True)
+
+
+def _linked_copy(ctx: EffectContext[DriveCopiesParams], key: str) -> DriveFile | None:
+    """A copy of this template staff made by hand and linked on the item, if Drive shows it."""
+    column = ctx.params.templates[key].link_column
+    if not column or not ctx.lead.value(column).strip():
+        return None
+    drive: Drive = ctx.require_port()
+    return visible_drive_file(drive, ctx.lead.value(column), folder=False)
 
 
 class DriveCopies(EffectKind[DriveCopiesParams]):
@@ -69,19 +108,31 @@ class DriveCopies(EffectKind[DriveCopiesParams]):
     def run(self, ctx: EffectContext[DriveCopiesParams]) -> EffectOutcome:
         params = ctx.params
         drive: Drive = ctx.require_port()
-        folder_id = _folder_id(ctx)
-        context = ctx.context()
-        replacements = {key: render(value, context) for key, value in params.placeholders.items()}
+        folder = _folder(ctx)
         ref: dict[str, Any] = {}
         links: dict[str, str] = {}
+        if folder.from_column:
+            # Later effects (the ICSI e-mails) link the folder the copies went into.
+            ref["folder_id"] = folder.id
+            folder_link = getattr(ctx.pipeline.effects[params.folder_effect].params, "link", None)
+            if folder_link and folder.url:
+                links[folder_link] = folder.url
+        context = template_context(ctx.lead, {**ctx.links, **links}, ctx.today)
+        replacements = {key: render(value, context) for key, value in params.placeholders.items()}
         writes: dict[str, ColumnValue] = {}
         made = []
         for key, template in params.templates.items():
             tag = DriveTag(ctx.lead.item_id, f"{ctx.spec.name}:{key}")
-            copy = drive.find_tagged(tag, folder_id)
+            copy = drive.find_tagged(tag, folder.id)
             if copy is None:
+                by_hand = _linked_copy(ctx, key)
+                if by_hand is not None:
+                    ref[key] = {"file_id": by_hand.id, "url": by_hand.url}
+                    links[key] = by_hand.url
+                    made.append(f"{by_hand.name} (made by hand, linked on the item)")
+                    continue
                 name = single_line(render(template.name, context), limit=200)
-                copy = drive.copy_file(template.file_id, name, folder_id, tag)
+                copy = drive.copy_file(template.file_id, name, folder.id, tag)
             if replacements:
                 drive.fill_placeholders(copy, replacements)
             ref[key] = {"file_id": copy.id, "url": copy.url}
@@ -90,6 +141,18 @@ class DriveCopies(EffectKind[DriveCopiesParams]):
             if template.link_column:
                 writes[template.link_column] = LinkValue(copy.url, copy.name)
         return EffectOutcome("copied " + "; ".join(made), ref=ref, links=links, writes=writes)
+
+    def adopt(self, ctx: EffectContext[DriveCopiesParams]) -> Mapping[str, Any] | None:
+        ref: dict[str, Any] = {}
+        links: dict[str, str] = {}
+        for key in ctx.params.templates:
+            found = _linked_copy(ctx, key)
+            if found is not None:
+                ref[key] = {"file_id": found.id, "url": found.url}
+                links[key] = found.url
+        if not ref:
+            return None
+        return {**ref, "links": links, "found": "on the item"}
 
     def describe(self, params: DriveCopiesParams, context: Mapping[str, str] | None = None) -> str:
         return "copy " + " and ".join(params.templates) + " into the lead folder"

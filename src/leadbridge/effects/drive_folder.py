@@ -1,14 +1,21 @@
-"""The lead's Drive folder, in the leads folder, tagged so that a retry finds it again."""
+"""The lead's Drive folder, in the leads folder, tagged so that a retry finds it again.
+
+A folder staff made by hand counts: when the item's folder link column holds a link to a
+folder leadbridge can see, that folder is the lead's folder, whoever made it; it is recorded
+when the effect is adopted, and used instead of making a second one when the effect runs.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from leadbridge.domain.model import LinkValue
-from leadbridge.domain.ports import Drive, DriveTag
+from leadbridge.domain.errors import MissingInput
+from leadbridge.domain.model import Lead, LinkValue
+from leadbridge.domain.ports import Drive, DriveFile, DriveTag
 from leadbridge.domain.render import render, single_line
 from leadbridge.effects.base import EffectContext, EffectKind, EffectOutcome, EffectParams
+from leadbridge.effects.links import visible_drive_file
 from leadbridge.effects.services import DRIVE
 
 if TYPE_CHECKING:
@@ -35,12 +42,20 @@ class DriveFolder(EffectKind[DriveFolderParams]):
         tag = DriveTag(ctx.lead.item_id, ctx.spec.name)
         parent = ctx.env["parent_id"]
         folder = drive.find_tagged(tag, parent)
-        created = folder is None
+        verb, by_hand = "found", False
+        if folder is None and params.link_column and ctx.lead.value(params.link_column).strip():
+            # Made by hand and linked on the item: the lead's folder, not a reason for another.
+            folder = _on_the_board(ctx)
+            if folder is None:
+                raise unusable_folder_link(ctx.lead, params.link_column)
+            verb, by_hand = "found on the item", True
         if folder is None:
             folder = drive.create_folder(name, parent, tag)
-        verb = "created" if created else "found"
+            verb = "created"
         writes = (
-            {params.link_column: LinkValue(folder.url, folder.name)} if params.link_column else {}
+            {params.link_column: LinkValue(folder.url, folder.name)}
+            if params.link_column and not by_hand
+            else {}
         )
         return EffectOutcome(
             summary=f"{verb} the lead folder {folder.name}: {folder.url}",
@@ -48,6 +63,17 @@ class DriveFolder(EffectKind[DriveFolderParams]):
             links={params.link: folder.url},
             writes=writes,
         )
+
+    def adopt(self, ctx: EffectContext[DriveFolderParams]) -> Mapping[str, Any] | None:
+        folder = _on_the_board(ctx)
+        if not folder:
+            return None
+        return {
+            "file_id": folder.id,
+            "url": folder.url,
+            "links": {ctx.params.link: folder.url},
+            "found": "on the item",
+        }
 
     def existing(self, ctx: EffectContext[DriveFolderParams]) -> str | None:
         drive: Drive = ctx.require_port()
@@ -71,3 +97,24 @@ class DriveFolder(EffectKind[DriveFolderParams]):
 
     def made(self, ref: Mapping[str, Any]) -> str:
         return f"folder: {ref.get('url')}"
+
+
+def unusable_folder_link(lead: Lead, column: str) -> MissingInput:
+    """The folder link column holds something that is not a folder leadbridge can see."""
+    return MissingInput(
+        "leadbridge",
+        f"the link in the column {column!r} does not open a Drive folder leadbridge can see "
+        "(it names no folder, or the folder is not shared with leadbridge's account).",
+        fix=f"paste the lead folder's Drive link into the column {column!r} and share the "
+        "folder with leadbridge's account (or clear the column to let leadbridge make one); "
+        "leadbridge looks again in its next cycle",
+    )
+
+
+def _on_the_board(ctx: EffectContext[DriveFolderParams]) -> DriveFile | None:
+    """The folder the item's link column points at, if Drive shows it to leadbridge."""
+    column = ctx.params.link_column
+    if not column or not ctx.lead.value(column).strip():
+        return None
+    drive: Drive = ctx.require_port()
+    return visible_drive_file(drive, ctx.lead.value(column), folder=True)

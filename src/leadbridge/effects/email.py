@@ -152,5 +152,16 @@ class Email(EffectKind[EmailParams]):
             return []
         return [("set_status", params.set_status.column, params.set_status.label)]
 
+    def problems(self, params: EmailParams, column_types: Mapping[str, str]) -> Iterable[str]:
+        """A recipient written out in the configuration (no placeholder) is checked now,
+        not when the first lead reaches this e-mail."""
+        for role, templates in (("to", params.to), ("cc", params.cc)):
+            for i, template in enumerate(templates):
+                if "{" not in template and not _ADDRESS.match(template.strip()):
+                    yield (
+                        f"{role}[{i}]: {template!r} is not an e-mail address. "
+                        "Fix: write it as name@domain, e.g. finance@example.org"
+                    )
+
     def made(self, ref: Mapping[str, Any]) -> str:
         return f"e-mail to {', '.join(ref.get('to', []))}, Message-ID {ref.get('message_id')}"

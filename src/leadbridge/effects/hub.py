@@ -4,6 +4,10 @@ The issue body ends with a hidden marker naming the lead, and the tracker is sea
 (through the issues list) before creating, so a create whose answer was lost is found, not
 repeated. On every full reconcile the open/closed state of done issues is read back, so the
 status page shows which hubs are set up.
+
+An issue staff opened by hand and linked on the item counts: it is recorded when the effect
+is adopted, and used instead of opening a second one when the effect runs, once the tracker
+confirms that the issue exists in the configured repository.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
+from leadbridge.domain.errors import MissingInput
 from leadbridge.domain.ledger import LedgerEntry
 from leadbridge.domain.model import LinkValue
-from leadbridge.domain.ports import IssueTracker
+from leadbridge.domain.ports import IssueRef, IssueTracker
 from leadbridge.effects.base import EffectContext, EffectKind, EffectOutcome, EffectParams
 from leadbridge.effects.hub_body import render_hub_issue
+from leadbridge.effects.links import github_issue
 from leadbridge.effects.services import ISSUES
 
 if TYPE_CHECKING:
@@ -51,7 +57,20 @@ class HubIssue(EffectKind[HubIssueParams]):
         params = ctx.params
         issues: IssueTracker = ctx.require_port()
         found = issues.find_issue(ctx.lead.item_id)
-        verb = "found"
+        verb, by_hand = "found", False
+        column = params.link_column
+        if found is None and column and ctx.lead.value(column).strip():
+            found = _linked_issue(ctx)
+            if found is None:
+                raise MissingInput(
+                    "leadbridge",
+                    f"the link in the column {column!r} does not name an issue of "
+                    f"{ctx.env.get('repository') or 'the hub repository'}.",
+                    fix=f"paste the hub issue's GitHub link into the column {column!r} (or "
+                    "clear it to let leadbridge open the issue); leadbridge looks again in its "
+                    "next cycle",
+                )
+            verb, by_hand = "found on the item", True
         if found is None:
             title, body = render_hub_issue(
                 ctx.lead,
@@ -65,7 +84,7 @@ class HubIssue(EffectKind[HubIssueParams]):
             verb = "opened"
         writes = (
             {params.link_column: LinkValue(found.url, f"#{found.number}")}
-            if params.link_column
+            if params.link_column and not by_hand
             else {}
         )
         return EffectOutcome(
@@ -74,6 +93,18 @@ class HubIssue(EffectKind[HubIssueParams]):
             links={params.link: found.url},
             writes=writes,
         )
+
+    def adopt(self, ctx: EffectContext[HubIssueParams]) -> Mapping[str, Any] | None:
+        found = _linked_issue(ctx)
+        if found is None:
+            return None
+        return {
+            "number": found.number,
+            "url": found.url,
+            "state": found.state,
+            "links": {ctx.params.link: found.url},
+            "found": "on the item",
+        }
 
     def existing(self, ctx: EffectContext[HubIssueParams]) -> str | None:
         issues: IssueTracker = ctx.require_port()
@@ -107,7 +138,7 @@ class HubIssue(EffectKind[HubIssueParams]):
         ]
 
     def environment(self, settings: Settings) -> Mapping[str, Any]:
-        return {"labels": settings.github.labels}
+        return {"labels": settings.github.labels, "repository": settings.github.repository}
 
     def made(self, ref: Mapping[str, Any]) -> str:
         return f"issue #{ref.get('number')} ({ref.get('state', 'open')}): {ref.get('url')}"
@@ -126,3 +157,24 @@ class HubIssue(EffectKind[HubIssueParams]):
             if state and state != entry.ref.get("state"):
                 changed.append((entry, {**entry.ref, "state": state}))
         return changed
+
+
+def _linked_issue(ctx: EffectContext[HubIssueParams]) -> IssueRef | None:
+    """The issue staff linked on the item, if the tracker knows it in the configured repository."""
+    column = ctx.params.link_column
+    pasted = ctx.lead.value(column).strip() if column else ""
+    named = github_issue(pasted)
+    if named is None:
+        return None
+    repository, number = named
+    configured = str(ctx.env.get("repository") or "")
+    if repository and configured and repository.lower() != configured.lower():
+        return None  # the same number in our repository is another issue
+    tracker: IssueTracker = ctx.require_port()
+    state = tracker.issue_states([number]).get(number)
+    if state is None:
+        return None
+    url = pasted.split()[-1] if pasted.split()[-1].startswith("http") else ""
+    if not url and configured:
+        url = f"https://github.com/{configured}/issues/{number}"
+    return IssueRef(number, url, state)

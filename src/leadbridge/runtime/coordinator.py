@@ -35,6 +35,7 @@ from leadbridge.adapters.store.lock import RunnerLock
 from leadbridge.runtime.pacing import PollPacing
 
 if TYPE_CHECKING:
+    from leadbridge.service.alerts import Alerts
     from leadbridge.service.sync import CycleReport, SyncService
 
 log = structlog.get_logger(__name__)
@@ -86,8 +87,10 @@ class PollCoordinator:
         stop: threading.Event,
         redact: Callable[[str], str] = str,
         now: Callable[[], datetime] = _utcnow,
+        alerts: Alerts | None = None,
     ) -> None:
         self.pacing = pacing
+        self._alerts = alerts
         self.lock = lock
         self.stop = stop
         self._build = build
@@ -187,6 +190,7 @@ class PollCoordinator:
                 record.last_error = self._redact(report.error or "the board could not be read")
         if report.read_ok:
             telemetry.LAST_SUCCESSFUL_POLL.set(finished.timestamp())
+        self._alert()
 
     def _failed(self, error: str, interval: int) -> None:
         """A cycle that could not even start or that raised: it counts as a failed poll."""
@@ -194,6 +198,18 @@ class PollCoordinator:
             record = self._record
             record.role, record.holder, record.interval_seconds = "active", "", interval
             record.last_error = self._redact(error)
+        self._alert()
+
+    def _alert(self) -> None:
+        """Polls failing longer than ``alerts.poll_failure_minutes`` e-mail operators once."""
+        if self._alerts is None:
+            return
+        with self._guard:
+            record = self._record
+            failing = record.last_error is not None
+            since = (record.last_success_at or record.started_at) if failing else None
+            error = record.last_error
+        self._alerts.polls(since, error)
 
     def _standing_by(self, holder: str, interval: int) -> None:
         with self._guard:

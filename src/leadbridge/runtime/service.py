@@ -36,6 +36,7 @@ from leadbridge.runtime.pacing import PacedIntervalTrigger, PollPacing
 from leadbridge.settings import Settings
 
 if TYPE_CHECKING:
+    from leadbridge.service.alerts import Alerts
     from leadbridge.service.sync import SyncService
 
 log = structlog.get_logger(__name__)
@@ -47,11 +48,11 @@ BUDGET_WARNING_SHARE = 0.8
 JOB_ID = "leadbridge-poll"
 
 
-def _default_build(settings: Settings) -> Callable[[], SyncService]:
+def _default_build(settings: Settings, alerts: Alerts) -> Callable[[], SyncService]:
     def build() -> SyncService:
         from leadbridge.bootstrap import build_sync_service
 
-        return build_sync_service(settings)
+        return build_sync_service(settings, alerts=alerts)
 
     return build
 
@@ -76,13 +77,18 @@ def run_service(
     _warn_about_budget(settings, pacing)
     stop = stop or threading.Event()
     start = datetime.now(UTC)
+    from leadbridge.bootstrap import build_alerts
+
+    # One memory of what was sent for parked effects (the cycles) and failing polls.
+    alerts = build_alerts(settings)
     coordinator = PollCoordinator(
         pacing=pacing,
         lock=RunnerLock.for_url(settings.state.url),
-        build=build or _default_build(settings),
+        build=build or _default_build(settings, alerts),
         cycle_timeout_seconds=service.cycle_timeout_seconds,
         stop=stop,
         redact=Redactor(secrets).text,
+        alerts=alerts,
     )
     from leadbridge.ui.server import ui_handler  # the status page, beside /healthz
 

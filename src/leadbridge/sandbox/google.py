@@ -92,7 +92,7 @@ class GoogleApi:
                 re.compile(rf"/v4/spreadsheets/{file_id}"),
                 "sheets",
                 "spreadsheets.get",
-                lambda r, m, s: sheets.get(m["id"]),
+                lambda r, m, s: sheets.get(r, m["id"]),
             ),
             (
                 "POST",

@@ -135,6 +135,16 @@ DOCUMENT = "application/vnd.google-apps.document"
 SPREADSHEET = "application/vnd.google-apps.spreadsheet"
 
 
+class Formula(str):
+    """A spreadsheet cell holding a formula (its text, starting with ``=``), not text.
+
+    A plain ``str`` cell is text even when it starts with ``=`` (written with RAW, or typed
+    after an apostrophe). The sandbox does not compute formulas: a formula reads as its text.
+    """
+
+    __slots__ = ()
+
+
 @dataclass
 class DriveFile:
     id: str
@@ -148,7 +158,7 @@ class DriveFile:
     trashed: bool = False
     #: Google Docs: the document's plain text.
     text: str = ""
-    #: Google Sheets: sheet title → rows of cell strings.
+    #: Google Sheets: sheet title → rows of cell strings (``Formula`` for a formula cell).
     sheets: dict[str, list[list[str]]] = field(default_factory=dict)
 
     def web_view_link(self) -> str:

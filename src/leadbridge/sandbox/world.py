@@ -24,6 +24,7 @@ from leadbridge.sandbox.state import (
     SALES_USER,
     SPREADSHEET,
     DriveFile,
+    Formula,
     GitHubIssue,
     GitHubRepo,
     MondayBoard,
@@ -57,7 +58,8 @@ Date: {{date}}
 Service: one managed JupyterHub for {{organization}}, operated by 2i2c.
 """
 
-PRICING_SHEET_ROWS = [
+#: A placeholder fills a cell or sits in a sentence; the total is a formula, kept as one.
+PRICING_SHEET_ROWS: list[list[str]] = [
     ["Pricing sheet", "{{lead_name}}"],
     ["Organization", "{{organization}}"],
     ["Contact", "{{contact_name}}"],
@@ -65,6 +67,8 @@ PRICING_SHEET_ROWS = [
     ["Item", "Monthly (USD)"],
     ["Hub operations", "1500"],
     ["Cloud costs (estimate)", "800"],
+    ["Total", Formula("=SUM(B6:B7)")],
+    ["Terms", "This estimate for {{organization}} is valid for 30 days from {{date}}."],
 ]
 
 

@@ -12,17 +12,18 @@ import os
 import socket
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import structlog
 
-from leadbridge.domain.errors import ExternalError, PermanentError, TransientError
+from leadbridge.domain.errors import ExternalError, MissingInput, PermanentError, TransientError
 from leadbridge.domain.ledger import ATTEMPTED, EffectState, LedgerEntry, RetryPolicy
 from leadbridge.domain.model import ColumnValue, Lead, Pipeline, rendered
 from leadbridge.domain.ports import Board, Lease, StateStore
-from leadbridge.effects.base import EffectContext, EffectOutcome
+from leadbridge.domain.render import template_context
+from leadbridge.effects.base import EffectContext, EffectKind, EffectOutcome
 from leadbridge.effects.registry import kind_of
 from leadbridge.service.report import EffectEnded
 
@@ -70,9 +71,11 @@ _LEFT = "an interrupted attempt had not acted, and the lead no longer needs it: 
 
 
 def done_links(ledger: Mapping[str, LedgerEntry]) -> dict[str, str]:
+    """``<link name> → url`` of what is made for this lead: done by leadbridge, or made by
+    hand and found on the board when the effect was adopted."""
     links: dict[str, str] = {}
     for entry in ledger.values():
-        if entry.state is EffectState.DONE:
+        if entry.state in (EffectState.DONE, EffectState.ADOPTED):
             links.update(entry.ref.get("links", {}))
     return links
 
@@ -145,6 +148,8 @@ class EffectRunner:
             current = self._complete(lead, current, outcome, write_back=not resolving)
         except Superseded as lost:
             return current, self._ended(lead, current, "superseded", str(lost), started)
+        except MissingInput as missing:
+            return self._wait(lead, entry, current, missing, started)
         except Exception as error:
             return self._fail(lead, current, error, started)
         summary = outcome.summary
@@ -153,6 +158,23 @@ class EffectRunner:
         elif current.ref.get(KEPT):
             summary = f"{summary}; {current.ref[KEPT]}"
         return current, self._ended(lead, current, "done", summary, started)
+
+    def adopted(
+        self, lead: Lead, effect: str, entries: Mapping[str, LedgerEntry]
+    ) -> Mapping[str, Any] | None:
+        """What staff made by hand for an effect being adopted (see ``EffectKind.adopt``);
+        None when nothing is found or it cannot be checked now (logged, never fatal)."""
+        spec = self.pipeline.effects[effect]
+        kind = kind_of(spec.kind)
+        if type(kind).adopt is EffectKind.adopt:
+            return None
+        context = self._context(lead, LedgerEntry(lead.item_id, effect), entries, False, False)
+        try:
+            return kind.adopt(context)
+        except Exception as error:  # a check that failed adopts without it, never stops
+            detail = error.describe() if isinstance(error, ExternalError) else repr(error)
+            log.warning("adoption_check_failed", item_id=lead.item_id, effect=effect, error=detail)
+            return None
 
     def existing(self, lead: Lead, effect: str) -> str | None:
         """What the far side already holds for this lead and effect (see ``EffectKind``)."""
@@ -209,7 +231,9 @@ class EffectRunner:
             if shown in (lead.value(column), rendered(value)):
                 allowed[column] = value
             else:
-                kept.append(f"{column} left as {shown!r}, changed by staff since the poll")
+                # In words for the item's note: the column as people say it, the text as shown.
+                words = column.replace("_", " ")
+                kept.append(f"{words} left as “{shown}”: staff changed it since the poll")
                 log.warning(
                     "write_back_skipped",
                     item_id=lead.item_id,
@@ -250,6 +274,23 @@ class EffectRunner:
         outcome = "parked" if failed.state is EffectState.PARKED else "failed"
         return failed, self._ended(lead, failed, outcome, message, started)
 
+    def _wait(
+        self,
+        lead: Lead,
+        before: LedgerEntry,
+        current: LedgerEntry,
+        missing: MissingInput,
+        started: float,
+    ) -> tuple[LedgerEntry, EffectEnded]:
+        """Waiting for people: no backoff, no attempt counted, said on the item once."""
+        message = missing.describe()
+        waiting = current.wait(message, self.now(), not_acted=missing.not_acted)
+        if not self.store.save_entry(waiting, current):
+            return current, self._ended(lead, current, "superseded", message, started)
+        said = before.state is EffectState.WAITING and before.last_error == message
+        ended = self._ended(lead, waiting, "waiting", message, started)
+        return waiting, replace(ended, repeated=said)
+
     def _ended(
         self, lead: Lead, entry: LedgerEntry, outcome: Any, detail: str, started: float
     ) -> EffectEnded:
@@ -262,6 +303,8 @@ class EffectRunner:
             attempt=entry.attempts,
             duration_s=round(time.monotonic() - started, 3),
             detail=detail,
-            what=describe(self.pipeline, entry.effect),
+            what=describe(
+                self.pipeline, entry.effect, template_context(lead, {}, self.now().date())
+            ),
             next_attempt_at=entry.next_attempt_at,
         )

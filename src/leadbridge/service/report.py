@@ -17,7 +17,7 @@ from leadbridge import telemetry
 
 log = structlog.get_logger("leadbridge.service.sync")
 
-Ending = Literal["done", "failed", "parked", "superseded", "skipped"]
+Ending = Literal["done", "failed", "parked", "superseded", "skipped", "waiting"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ class EffectEnded:
     #: The effect in plain words ("copy pricing_sheet and price_quote into the lead folder").
     what: str = ""
     next_attempt_at: datetime | None = None
+    #: Waiting for the same missing input as last cycle: already said on the item.
+    repeated: bool = False
 
     def line(self) -> str:
         if self.outcome == "failed":
@@ -63,6 +65,8 @@ class EffectEnded:
                 f"could not {self.what} after {self.attempt} attempt(s): {self.detail} "
                 f"Once fixed, an operator runs: leadbridge retry {self.item_id} {self.effect}"
             )
+        if self.outcome == "waiting" and not self.repeated and post != "none":
+            return f"waiting to {self.what}: {self.detail}"
         return None
 
     def emit(self) -> None:
@@ -84,6 +88,8 @@ class EffectEnded:
             log.error("effect_parked", error=self.detail, **fields)
         elif self.outcome == "skipped":
             log.info("effect_left_undone", reason=self.detail, **fields)
+        elif self.outcome == "waiting":
+            log.info("effect_waiting", reason=self.detail, said_before=self.repeated, **fields)
         else:
             log.error("effect_superseded", error=self.detail, **fields)
         telemetry.EFFECTS.labels(kind=self.kind, outcome=self.outcome).inc()
@@ -120,6 +126,8 @@ class CycleReport:
             self.parked += 1
         elif ended.outcome == "skipped":
             self.skipped += 1
+        elif ended.outcome == "waiting":
+            self.waiting += 1
         self.actions.append(
             Action(ended.item_id, ended.lead, ended.effect, ended.outcome, ended.line())
         )

@@ -26,11 +26,12 @@ from leadbridge.domain.errors import ExternalError
 from leadbridge.domain.history import Trigger, widened
 from leadbridge.domain.ledger import ATTEMPTED, EffectState, LedgerEntry, RetryPolicy
 from leadbridge.domain.model import Lead, Pipeline
-from leadbridge.domain.planning import dependency_order, required_effects
+from leadbridge.domain.planning import dependency_order, effects_ahead, required_effects
 from leadbridge.domain.ports import BoardRead, BoardState, Lease, StateStore
 from leadbridge.domain.render import template_context
 from leadbridge.effects.base import EffectKind
 from leadbridge.effects.registry import kind_of
+from leadbridge.service.alerts import Alerts
 from leadbridge.service.apply import (
     EffectRunner,
     Ports,
@@ -96,6 +97,7 @@ class SyncService:
         env: Mapping[str, Mapping[str, Any]] | None = None,
         options: SyncOptions = SyncOptions(),
         now: Callable[[], datetime] | None = None,
+        alerts: Alerts | None = None,
     ) -> None:
         self.board_id = board_id
         self.pipeline = pipeline
@@ -108,6 +110,7 @@ class SyncService:
         self.triggers = history.triggers(pipeline)
         self.guard = MassActionGuard(store, pipeline, options.max_new_per_kind)
         self._usage_seen = ports.board.usage()
+        self.alerts = alerts or Alerts.off()
 
     # ------------------------------------------------------------ a dry run
 
@@ -147,7 +150,8 @@ class SyncService:
             name = decision.effect
             if decision.act is Act.ADOPT:
                 report.adopted += 1
-                line = Action(lead.item_id, lead.name, name, "adopted", self._what(name))
+                detail = describe(self.pipeline, name, context)
+                line = Action(lead.item_id, lead.name, name, "adopted", detail)
             elif decision.act is Act.WAIT:
                 report.waiting += 1
                 detail = "waits for " + ", ".join(decision.waiting_for)
@@ -163,9 +167,6 @@ class SyncService:
                 detail = describe(self.pipeline, name, context)
                 line = Action(lead.item_id, lead.name, name, "would run", detail)
             report.actions.append(line)
-
-    def _what(self, effect: str) -> str:
-        return describe(self.pipeline, effect)
 
     # ------------------------------------------------------------ the cycle
 
@@ -398,6 +399,10 @@ class SyncService:
         deadline: datetime | None,
     ) -> None:
         notes: list[str] = []
+        adopted: list[str] = []
+        #: No row yet: leadbridge meets this lead now (a configuration change that adopts a
+        #: new effect on a lead it knows says nothing on the item).
+        met_now = not entries
         for decision in decisions:
             name = decision.effect
             entry = entries.get(name)
@@ -406,7 +411,8 @@ class SyncService:
             elif decision.act is Act.SKIP:
                 self._skip(lead, entries, name, report)
             elif decision.act is Act.ADOPT:
-                self._adopt(lead, entries, name, report)
+                if self._adopt(lead, entries, name, report):
+                    adopted.append(name)
             elif decision.act is Act.WAIT:
                 report.waiting += 1
                 detail = "waits for " + ", ".join(decision.waiting_for)
@@ -427,7 +433,44 @@ class SyncService:
                 ended = self._run(lead, entries, decision, entry)
                 if ended is not None:
                     self._record(ended, report, notes)
+        if adopted and met_now and self.options.notes == "all":
+            notes[:0] = self._adoption_note(lead, entries, adopted, decisions)
         self._post_notes(lead, notes)
+
+    def _adoption_note(
+        self,
+        lead: Lead,
+        entries: Mapping[str, LedgerEntry],
+        adopted: Sequence[str],
+        decisions: Sequence[Decision],
+    ) -> list[str]:
+        """Met already under way: what was found done, and what leadbridge does from here.
+
+        Said once, when the lead's effects are adopted, and only if something is ahead."""
+        context = template_context(lead, done_links(entries), self.now().date())
+        ahead = effects_ahead(lead, self.pipeline)
+        running = {d.effect for d in decisions if d.act is Act.RUN}
+        plan = []
+        for name in self.order:
+            if name in running:
+                when = "now"
+            elif name in ahead and name not in entries:
+                when = f"at {ahead[name].column} → {ahead[name].label}"
+            else:
+                continue
+            plan.append(f"{describe(self.pipeline, name, context)} ({when})")
+        if not plan:
+            return []
+        found = []
+        for name in adopted:
+            ref = entries[name].ref
+            made = kind_of(self.pipeline.effects[name].kind).made(ref) if ref.get("found") else ""
+            found.append(f"{name} ({made})" if made else name)
+        return [
+            "first met this lead already under way; counted as done by hand, never repeated: "
+            + ", ".join(found),
+            "from here leadbridge will " + "; ".join(plan),
+        ]
 
     def _run(
         self,
@@ -453,8 +496,10 @@ class SyncService:
 
     def _record(self, ended: EffectEnded, report: CycleReport, notes: list[str]) -> None:
         report.record(ended)
-        self.store.record_attempt(attempt_of(ended, self.now()))
+        if not ended.repeated:  # a wait for the same input is one entry on the timeline
+            self.store.record_attempt(attempt_of(ended, self.now()))
         ended.emit()
+        self.alerts.effect_ended(ended)  # e-mails the operators once when it parked
         note = ended.note(self.options.notes)
         if note:
             notes.append(note)
@@ -471,16 +516,24 @@ class SyncService:
 
     def _adopt(
         self, lead: Lead, entries: dict[str, LedgerEntry], name: str, report: CycleReport
-    ) -> None:
+    ) -> bool:
+        """Record the effect as history, with what staff made for it if the board shows it."""
         entry = entries.get(name)
-        adopted = (entry or LedgerEntry(lead.item_id, name)).adopt(self.now())
-        if self.store.save_entry(adopted, entry):
-            entries[name] = adopted
-            report.adopted += 1
-            report.actions.append(
-                Action(lead.item_id, lead.name, name, "adopted", self._what(name))
+        found = self.runner.adopted(lead, name, entries)
+        adopted = (entry or LedgerEntry(lead.item_id, name)).adopt(self.now(), found)
+        if not self.store.save_entry(adopted, entry):
+            return False
+        entries[name] = adopted
+        report.adopted += 1
+        context = template_context(lead, done_links(entries), self.now().date())
+        detail = describe(self.pipeline, name, context)
+        if found:
+            detail += (
+                f"; found on the item: {kind_of(self.pipeline.effects[name].kind).made(found)}"
             )
-            log.info("effect_adopted", item_id=lead.item_id, effect=name)
+        report.actions.append(Action(lead.item_id, lead.name, name, "adopted", detail))
+        log.info("effect_adopted", item_id=lead.item_id, effect=name, found=bool(found))
+        return True
 
     def _post_notes(self, lead: Lead, notes: list[str]) -> None:
         if not notes:
@@ -497,7 +550,10 @@ class SyncService:
         for entries in ledger.values():
             for entry in entries.values():
                 spec = self.pipeline.effects.get(entry.effect)
-                if spec is not None and entry.state is EffectState.DONE:
+                if spec is not None and (
+                    entry.state is EffectState.DONE
+                    or (entry.state is EffectState.ADOPTED and entry.ref.get("found"))
+                ):
                     done.setdefault(spec.kind, []).append(entry)
         for kind_name, entries in done.items():
             kind = kind_of(kind_name)

@@ -1,6 +1,7 @@
 """Configuration: infrastructure sections, the pipeline schema, and loading with its errors."""
 
 from leadbridge.settings.infra import (
+    AlertsSettings,
     GitHubSettings,
     GoogleSettings,
     GuardSettings,
@@ -31,6 +32,7 @@ __all__ = [
     "CONFIG_ENV",
     "DEFAULT_SECRETS_DIR",
     "SECRETS_DIR_ENV",
+    "AlertsSettings",
     "ColumnSettings",
     "ConfigError",
     "GitHubSettings",

