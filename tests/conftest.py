@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,10 +10,10 @@ import pytest
 from leadbridge.adapters.store.schema import metadata
 from leadbridge.adapters.store.sql import SqlStateStore, make_engine
 from leadbridge.settings import Settings, load_settings
+from tests.postgres import POSTGRES_ENV, postgres_url
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = REPO / "config" / "leadbridge.example.yaml"
-POSTGRES_ENV = "LEADBRIDGE_TEST_POSTGRES_URL"
 
 
 @pytest.fixture
@@ -31,17 +30,13 @@ def example_settings(secrets_dir: Path) -> Settings:
     return load_settings(EXAMPLE_CONFIG, secrets_dir=secrets_dir)
 
 
-def _postgres_url() -> str | None:
-    return os.environ.get(POSTGRES_ENV) or None
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Every store-backed test runs on SQLite and, where the server is given, PostgreSQL."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'state.db'}"
         return
-    url = _postgres_url()
+    url = postgres_url()
     if url is None:
         pytest.skip(f"PostgreSQL not configured: set {POSTGRES_ENV} (as .ci/run does)")
     engine = make_engine(url)

@@ -16,7 +16,6 @@ the monday item must all name the same thing.
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import time
@@ -48,10 +47,12 @@ from tests.e2e.test_run_service import (
     _new_leads,
     _until,
 )
+from tests.postgres import POSTGRES_ENV
+from tests.postgres import postgres_url as worker_postgres_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
-POSTGRES_ENV = "LEADBRIDGE_TEST_POSTGRES_URL"
+
 #: How long the sandbox holds the leader's first folder create.
 LATENCY_SECONDS = 6.0
 #: The test's ``service.takeover_after_seconds``: longer than the held call, so the standby
@@ -63,7 +64,7 @@ TERMINATE_AFTER_SECONDS = 1.5
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    url = os.environ.get(POSTGRES_ENV)
+    url = worker_postgres_url()
     if not url:
         pytest.skip(
             f"{POSTGRES_ENV} is not set: fencing is about PostgreSQL lock sessions, "

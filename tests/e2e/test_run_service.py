@@ -33,11 +33,13 @@ from leadbridge.sandbox import DEMO_LEADS, Sandbox, SandboxConfig, SeedLead, see
 from leadbridge.sandbox import set_values as sandbox_set_values
 from leadbridge.sandbox.world import default_columns
 from tests.e2e.support import Observed, observe
+from tests.postgres import POSTGRES_ENV
+from tests.postgres import postgres_url as worker_postgres_url
 from tests.service_runtime.support import PATIENCE, get, wait_for
 
 pytestmark = pytest.mark.e2e
 
-POSTGRES_ENV = "LEADBRIDGE_TEST_POSTGRES_URL"
+
 COLUMNS = default_columns()
 #: One move that owes every kind of effect: Questionnaire Received owes the folder, Contract
 #: Signed owes every negotiation effect before it (level-triggered) and the hub issue.
@@ -411,7 +413,7 @@ def test_metrics_after_known_cycles_match_what_the_sandbox_shows(
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    url = os.environ.get(POSTGRES_ENV)
+    url = worker_postgres_url()
     if not url:
         pytest.skip(f"{POSTGRES_ENV} is not set: no PostgreSQL server to test against")
     engine = make_engine(url)

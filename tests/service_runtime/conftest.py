@@ -4,7 +4,6 @@ and a handle on ``fake_run.py`` subprocesses."""
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -14,14 +13,15 @@ from typing import Any
 import pytest
 import structlog
 
-from .support import FakeRun
+from tests.postgres import POSTGRES_ENV
+from tests.postgres import postgres_url as worker_postgres_url
 
-POSTGRES_ENV = "LEADBRIDGE_TEST_POSTGRES_URL"
+from .support import FakeRun
 
 
 @pytest.fixture
 def postgres_url() -> str:
-    url = os.environ.get(POSTGRES_ENV)
+    url = worker_postgres_url()
     if not url:
         pytest.skip(f"{POSTGRES_ENV} is not set: no PostgreSQL server to test against")
     return url
