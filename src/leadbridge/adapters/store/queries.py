@@ -36,7 +36,8 @@ HUB_STATES = ("open", "closed", "none")
 _CHUNK = 500
 
 
-def _utc(moment: datetime | None) -> datetime | None:
+def as_utc(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything in leadbridge is UTC-aware."""
     if moment is None:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -82,16 +83,17 @@ def _value(column: str) -> ColumnElement[str]:
     return schema.items.c.item_values[column].as_string()
 
 
-def _entry(row: Any) -> LedgerEntry:
+def ledger_entry(row: Any) -> LedgerEntry:
+    """A ledger row as the core knows it (also used by the store's own ``ledger()``)."""
     return LedgerEntry(
         item_id=row.item_id,
         effect=row.effect,
         state=EffectState(row.state),
         attempts=row.attempts,
-        next_attempt_at=_utc(row.next_attempt_at),
+        next_attempt_at=as_utc(row.next_attempt_at),
         last_error=row.last_error,
         ref=dict(row.ref or {}),
-        updated_at=_utc(row.updated_at),
+        updated_at=as_utc(row.updated_at),
         epoch=row.epoch,
         owner=row.owner,
     )
@@ -104,7 +106,7 @@ def _lead(row: Any) -> LeadRow:
         row.url or "",
         dict(row.item_values or {}),
         bool(row.present),
-        _utc(row.seen_at),
+        as_utc(row.seen_at),
     )
 
 
@@ -268,7 +270,7 @@ class StatusQueries:
                     select(ledger).where(ledger.c.item_id.in_(list(chunk)))
                 ).all()
                 for row in rows:
-                    found.setdefault(row.item_id, []).append(_entry(row))
+                    found.setdefault(row.item_id, []).append(ledger_entry(row))
         return found
 
     def entries(
@@ -281,7 +283,7 @@ class StatusQueries:
             conditions.append(ledger.c.effect.in_(list(effects)))
         query = select(ledger).where(and_(*conditions)).order_by(ledger.c.updated_at)
         with self.engine.connect() as connection:
-            return [_entry(row) for row in connection.execute(query).all()]
+            return [ledger_entry(row) for row in connection.execute(query).all()]
 
     def names(self, item_ids: Sequence[str]) -> dict[str, str]:
         items = schema.items

@@ -23,20 +23,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from leadbridge.adapters.store import schema
-from leadbridge.domain.ledger import EffectState, LedgerEntry
+from leadbridge.adapters.store.queries import as_utc, ledger_entry
+from leadbridge.domain.ledger import LedgerEntry
 from leadbridge.domain.model import Lead
 from leadbridge.domain.ports import BoardState, RunRecord
 from leadbridge.domain.timeline import EffectAttempt, StatusChange
 
 #: Serialises migrations between processes that start together on one PostgreSQL database.
 _MIGRATION_LOCK_KEY = 0x1EADB12D
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything in leadbridge is UTC-aware."""
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _now() -> datetime:
@@ -109,7 +103,7 @@ class SqlStateStore:
         if row.board_id != self.board_id:
             raise BoardMismatch(row.board_id, self.board_id)
         return BoardState(
-            row.board_id, _utc(row.first_cycle_at), row.watermark, _utc(row.last_full_read_at)
+            row.board_id, as_utc(row.first_cycle_at), row.watermark, as_utc(row.last_full_read_at)
         )
 
     def fact(self, name: str) -> Any:
@@ -204,21 +198,7 @@ class SqlStateStore:
             query = query.where(schema.ledger.c.item_id == item_id)
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
-        return [
-            LedgerEntry(
-                item_id=row.item_id,
-                effect=row.effect,
-                state=EffectState(row.state),
-                attempts=row.attempts,
-                next_attempt_at=_utc(row.next_attempt_at),
-                last_error=row.last_error,
-                ref=dict(row.ref),
-                updated_at=_utc(row.updated_at),
-                epoch=row.epoch,
-                owner=row.owner,
-            )
-            for row in rows
-        ]
+        return [ledger_entry(row) for row in rows]
 
     def save_entry(self, entry: LedgerEntry, expected: LedgerEntry | None) -> bool:
         table = schema.ledger
@@ -286,7 +266,9 @@ class SqlStateStore:
                 select(schema.runs).order_by(schema.runs.c.id.desc()).limit(limit)
             ).all()
         return [
-            RunRecord(row.id, _utc(row.started_at), _utc(row.finished_at), row.outcome, row.summary)
+            RunRecord(
+                row.id, as_utc(row.started_at), as_utc(row.finished_at), row.outcome, row.summary
+            )
             for row in rows
         ]
 
@@ -361,7 +343,7 @@ class SqlStateStore:
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
         return [
-            StatusChange(row.item_id, row.column_name, row.old, row.new, _utc(row.seen_at))
+            StatusChange(row.item_id, row.column_name, row.old, row.new, as_utc(row.seen_at))
             for row in rows
         ]
 
@@ -381,8 +363,8 @@ class SqlStateStore:
                 row.item_id,
                 row.effect,
                 row.attempt,
-                _utc(row.started_at),
-                _utc(row.finished_at),
+                as_utc(row.started_at),
+                as_utc(row.finished_at),
                 row.outcome,
                 row.error,
                 row.summary,
@@ -402,7 +384,7 @@ class SqlStateStore:
         )
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
-        return {row[0]: _utc(row[1]) for row in rows}
+        return {row[0]: as_utc(row[1]) for row in rows}
 
     def prune_history(self, before: datetime) -> int:
         """Forget status changes and attempts older than ``before``; returns rows removed."""
