@@ -153,6 +153,10 @@ class FakeDrive(FakeBase):
         found = self.files.get(file_id)
         return found[0] if found is not None else None
 
+    def list_files(self, folder_id: str) -> list[DriveFile]:
+        self._enter("list_files", folder_id)
+        return [file for file, parent, _ in self.files.values() if parent == folder_id]
+
     def parent_of(self, file_id: str) -> str:
         return self.files[file_id][1]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from leadbridge.effects.links import FOLDER_MIME, drive_id, github_issue, visible_drive_file
+from leadbridge.effects.links import FOLDER_MIME, drive_id, issue_link, visible_drive_file
 from tests.fakes import FakeDrive
 
 ID = "1AbC-d_EfGhIjKlMnOpQrStUvWxYz012"
@@ -76,5 +76,5 @@ def test_a_pasted_link_is_used_only_if_drive_shows_an_object_of_the_right_type()
         ("issue twelve", None),
     ],
 )
-def test_github_issue_links(text: str, expected: tuple[str | None, int] | None) -> None:
-    assert github_issue(text) == expected
+def test_issue_links(text: str, expected: tuple[str | None, int] | None) -> None:
+    assert issue_link(text) == expected

@@ -6,6 +6,9 @@ retry, backoff and parking from a single place without knowing any vendor's erro
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 
 class ExternalError(Exception):
     """A call to an outside service failed; ``message`` is written for an operator."""
@@ -65,7 +68,22 @@ class MissingInput(TransientError):
     neither backs off nor counts towards ``max_attempts``: the effect waits, is tried again
     every cycle (cheaply, from the board), and runs as soon as the input is there. ``message``
     and ``fix`` say on the item exactly what to add and where.
+
+
+    ``quiet``: nothing is said on the item, and ``status`` does not count it as needing a
+    person yet (a file that is not due before a deadline); ``ref`` is kept in the effect's
+    ledger reference while it waits (when it first became due).
     """
 
-    def __init__(self, service: str, message: str, *, fix: str = "") -> None:
+    def __init__(
+        self,
+        service: str,
+        message: str,
+        *,
+        fix: str = "",
+        quiet: bool = False,
+        ref: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.quiet = quiet
+        self.ref: Mapping[str, Any] = dict(ref or {})
         super().__init__(service, message, fix=fix, not_acted=True)

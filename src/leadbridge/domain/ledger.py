@@ -45,6 +45,9 @@ SETTLED = frozenset({EffectState.DONE, EffectState.ADOPTED})
 
 #: Ref key set when an attempt starts and cleared only when it certainly did nothing.
 ATTEMPTED = "attempted"
+#: Ref key of a waiting effect that says nothing yet and needs no person yet (see
+#: ``MissingInput.quiet``).
+QUIET = "quiet"
 
 
 class IllegalTransition(Exception):
@@ -161,11 +164,20 @@ class LedgerEntry:
             updated_at=now,
         )
 
-    def wait(self, reason: str, now: datetime, *, not_acted: bool = False) -> LedgerEntry:
+    def wait(
+        self,
+        reason: str,
+        now: datetime,
+        *,
+        not_acted: bool = False,
+        ref: Mapping[str, Any] | None = None,
+    ) -> LedgerEntry:
         """An input only people can give is missing: try again next cycle, as if this attempt
         had not been made (it does not count towards ``max_attempts``). ``reason`` says what
         is missing; the caller tells people once, when it changes."""
-        ref = {**self.ref, ATTEMPTED: False} if not_acted else self.ref
+        ref = {**self.ref, **(ref or {})}
+        if not_acted:
+            ref[ATTEMPTED] = False
         return self._move(
             frozenset({EffectState.RUNNING}),
             state=EffectState.WAITING,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -90,6 +90,8 @@ class EffectContext(Generic[P]):
     #: An earlier attempt may have acted: it was interrupted, or it failed without the
     #: service saying for certain that nothing happened. Survives re-arming.
     previously_attempted: bool = False
+    #: The cycle's clock (None only in contexts built outside a cycle).
+    now: datetime | None = None
 
     def context(self) -> dict[str, str]:
         return template_context(self.lead, self.links, self.today)

@@ -1,10 +1,15 @@
-"""A warning on the item when fields a stage needs are still empty (MANIAC-T at In Scope)."""
+"""The columns a stage needs are filled in (MANIAC-T at In Scope), configured per rule.
+
+Empty fields are an input only people can give: the check waits (one note on the item, shown
+in ``status`` as needing a person) and is done in the first cycle after they are filled.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
+from leadbridge.domain.errors import MissingInput
 from leadbridge.domain.render import render
 from leadbridge.effects.base import EffectContext, EffectKind, EffectOutcome, EffectParams
 
@@ -23,10 +28,12 @@ class FieldCheck(EffectKind[FieldCheckParams]):
         params = ctx.params
         missing = [name for name in params.fields if not ctx.lead.value(name).strip()]
         if missing:
-            warning = render(params.message, {"missing": ", ".join(missing)})
-            # Posted by the effect itself, whatever notes.post says: it is its whole purpose.
-            ctx.board.post_note(ctx.lead.item_id, f"leadbridge: {warning}")
-        return EffectOutcome(summary="", ref={"missing": missing})
+            raise MissingInput(
+                "leadbridge",
+                render(params.message, {"missing": ", ".join(missing)}),
+                fix="fill them in on the item; leadbridge looks again in its next cycle",
+            )
+        return EffectOutcome(summary="every field filled in", ref={"missing": []})
 
     def describe(self, params: FieldCheckParams, context: Mapping[str, str] | None = None) -> str:
         return "check that " + ", ".join(params.fields) + " are filled in"

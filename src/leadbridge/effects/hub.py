@@ -23,7 +23,7 @@ from leadbridge.domain.model import LinkValue
 from leadbridge.domain.ports import IssueRef, IssueTracker
 from leadbridge.effects.base import EffectContext, EffectKind, EffectOutcome, EffectParams
 from leadbridge.effects.hub_body import render_hub_issue
-from leadbridge.effects.links import github_issue
+from leadbridge.effects.links import issue_link
 from leadbridge.effects.services import ISSUES
 
 if TYPE_CHECKING:
@@ -163,7 +163,7 @@ def _linked_issue(ctx: EffectContext[HubIssueParams]) -> IssueRef | None:
     """The issue staff linked on the item, if the tracker knows it in the configured repository."""
     column = ctx.params.link_column
     pasted = ctx.lead.value(column).strip() if column else ""
-    named = github_issue(pasted)
+    named = issue_link(pasted)
     if named is None:
         return None
     repository, number = named

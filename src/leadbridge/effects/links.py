@@ -83,7 +83,7 @@ def visible_drive_file(drive: Drive, text: str, *, folder: bool | None = None) -
     return found
 
 
-def github_issue(text: str) -> tuple[str | None, int] | None:
+def issue_link(text: str) -> tuple[str | None, int] | None:
     """``(owner/repo or None, number)`` of a pasted GitHub issue link (or ``owner/repo#12``)."""
     raw = (text or "").strip()
     short = _SHORT_ISSUE.match(raw)

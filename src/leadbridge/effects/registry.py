@@ -13,6 +13,7 @@ from leadbridge.effects.drive_copies import DriveCopies
 from leadbridge.effects.drive_folder import DriveFolder
 from leadbridge.effects.email import Email
 from leadbridge.effects.field_check import FieldCheck
+from leadbridge.effects.folder_file_check import FolderFileCheck
 from leadbridge.effects.hub import HubIssue
 
 KINDS: dict[str, EffectKind[Any]] = {}
@@ -46,5 +47,5 @@ def ports_in_use(params: list[EffectParams]) -> dict[str, PortSpec]:
     return ports
 
 
-for _kind in (Email(), DriveFolder(), DriveCopies(), HubIssue(), FieldCheck()):
+for _kind in (Email(), DriveFolder(), DriveCopies(), HubIssue(), FieldCheck(), FolderFileCheck()):
     register(_kind)

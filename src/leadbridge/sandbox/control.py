@@ -49,6 +49,17 @@ class ControlApi:
             if key == ("POST", "/clock"):
                 self.sandbox.state.clock.advance(float(request.json().get("advance_seconds", 0)))
                 return Response.json(200, {"now": self.sandbox.state.clock.iso()})
+            if key == ("POST", "/github/rename"):
+                body = request.json()
+                with self.sandbox.state.lock:
+                    repo = self.sandbox.state.github.rename(body["from"], body["to"])
+                return Response.json(200, {"full_name": repo.full_name, "id": repo.id})
+            if key == ("POST", "/github/permissions"):
+                with self.sandbox.state.lock:
+                    self.sandbox.state.github.permissions.update(
+                        {str(k): bool(v) for k, v in request.json().items()}
+                    )
+                    return Response.json(200, dict(self.sandbox.state.github.permissions))
             if key == ("POST", "/requests/reset"):
                 self.sandbox.state.reset_counters()
                 return Response.json(200, {})

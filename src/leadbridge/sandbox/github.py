@@ -56,6 +56,18 @@ class GitHubApi:
 
     def route(self, request: Request) -> Call:
         path = request.path.removeprefix("/api/v3")
+        by_id = re.fullmatch(r"/repositories/(?P<id>\d+)(?P<rest>/.*)?", path)
+        if by_id is not None:
+            # GitHub's stable address of a repository, where a renamed one redirects to.
+            found = self.state.github.repo_by_id(int(by_id["id"]))
+            if found is None:
+                return Call("github", ("unknown",), lambda: _message(404, "Not Found"))
+            path = f"/repos/{found.owner}/{found.name}{by_id['rest'] or ''}"
+        moved = self._moved(path)
+        if moved is not None:
+            return Call(
+                "github", ("repos.redirect",), lambda: self._guarded(request, moved, self._redirect)
+            )
         for method, pattern, operation, handler in self.routes:
             match = pattern.fullmatch(path)
             if match is not None and method == request.method:
@@ -63,6 +75,30 @@ class GitHubApi:
                     "github", (operation,), lambda h=handler, m=match: self._guarded(request, m, h)
                 )
         return Call("github", ("unknown",), lambda: _message(404, "Not Found"))
+
+    def _moved(self, path: str) -> re.Match[str] | None:
+        """A path under a repository's old name, which GitHub answers with a redirect."""
+        match = re.fullmatch(r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)(?P<rest>/.*)?", path)
+        if match is None:
+            return None
+        old = f"{match['owner']}/{match['repo']}".lower()
+        if old not in self.state.github.renamed or self.state.github.repo(old) is not None:
+            return None
+        return match
+
+    def _redirect(self, request: Request, match: re.Match[str]) -> Response:
+        """301 for reads, 307 for writes, to ``/repositories/<id>/…`` as GitHub answers."""
+        repo_id = self.state.github.renamed[f"{match['owner']}/{match['repo']}".lower()]
+        location = f"{self.base}/repositories/{repo_id}{match['rest'] or ''}"
+        if request.query:
+            location += "?" + urlencode(request.query, doseq=True)
+        status = 301 if request.method in ("GET", "HEAD") else 307
+        message = "Moved Permanently" if status == 301 else "Temporary Redirect"
+        return Response.json(
+            status,
+            {"message": message, "url": location, "documentation_url": DOCS},
+            {"Location": location},
+        )
 
     def _guarded(self, request: Request, match: re.Match[str], handler: Handler) -> Response:
         authorization = request.header("Authorization") or ""
@@ -157,13 +193,7 @@ class GitHubApi:
                 "disabled": False,
                 "default_branch": "main",
                 "open_issues_count": sum(1 for i in repo.issues if i.state == "open"),
-                "permissions": {
-                    "admin": False,
-                    "maintain": False,
-                    "push": True,
-                    "triage": True,
-                    "pull": True,
-                },
+                "permissions": dict(self.state.github.permissions),
             },
         )
 

@@ -270,9 +270,32 @@ class GitHubState:
     repos: dict[str, GitHubRepo] = field(default_factory=dict)
     login: str = "leadbridge-bot"
     token: str = "sandbox-github-token"
+    #: Old full name (lower case) → the repository's id, after a rename: GitHub redirects.
+    renamed: dict[str, int] = field(default_factory=dict)
+    #: The token's role on every repository, as ``permissions`` in the repository answer.
+    permissions: dict[str, bool] = field(
+        default_factory=lambda: {
+            "admin": False,
+            "maintain": False,
+            "push": True,
+            "triage": True,
+            "pull": True,
+        }
+    )
 
     def repo(self, full_name: str) -> GitHubRepo | None:
         return self.repos.get(full_name.lower())
+
+    def repo_by_id(self, repo_id: int) -> GitHubRepo | None:
+        return next((repo for repo in self.repos.values() if repo.id == repo_id), None)
+
+    def rename(self, old: str, new: str) -> GitHubRepo:
+        """Rename a repository as GitHub does: the old name redirects to the new one."""
+        repo = self.repos.pop(old.lower())
+        repo.owner, _, repo.name = new.partition("/")
+        self.repos[new.lower()] = repo
+        self.renamed[old.lower()] = repo.id
+        return repo
 
 
 # ---------------------------------------------------------------- all of it

@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 
 from leadbridge.domain.errors import ExternalError, MissingInput, PermanentError, TransientError
-from leadbridge.domain.ledger import ATTEMPTED, EffectState, LedgerEntry, RetryPolicy
+from leadbridge.domain.ledger import ATTEMPTED, QUIET, EffectState, LedgerEntry, RetryPolicy
 from leadbridge.domain.model import ColumnValue, Lead, Pipeline, rendered
 from leadbridge.domain.ports import Board, Lease, StateStore
 from leadbridge.domain.render import template_context
@@ -205,6 +205,7 @@ class EffectRunner:
             env=self.env.get(spec.kind, {}),
             interrupted=interrupted,
             previously_attempted=attempted,
+            now=self.now(),
         )
 
     def _complete(
@@ -284,10 +285,17 @@ class EffectRunner:
     ) -> tuple[LedgerEntry, EffectEnded]:
         """Waiting for people: no backoff, no attempt counted, said on the item once."""
         message = missing.describe()
-        waiting = current.wait(message, self.now(), not_acted=missing.not_acted)
+        waiting = current.wait(
+            message,
+            self.now(),
+            not_acted=missing.not_acted,
+            ref={**missing.ref, QUIET: missing.quiet},
+        )
         if not self.store.save_entry(waiting, current):
             return current, self._ended(lead, current, "superseded", message, started)
-        said = before.state is EffectState.WAITING and before.last_error == message
+        said = missing.quiet or (
+            before.state is EffectState.WAITING and before.last_error == message
+        )
         ended = self._ended(lead, waiting, "waiting", message, started)
         return waiting, replace(ended, repeated=said)
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from leadbridge.domain.decide import Act, Situation, decide
-from leadbridge.domain.ledger import EffectState, LedgerEntry
+from leadbridge.domain.ledger import QUIET, EffectState, LedgerEntry
 from leadbridge.domain.planning import dependency_order
 from leadbridge.domain.ports import StateStore
 from leadbridge.service.guard import HELD
@@ -125,7 +125,7 @@ def build_status(
         problem = (
             shown["needs_person"]
             or bool(waiting)
-            or any(e["state"] in PROBLEM_STATES for e in effects)
+            or any(e["state"] in PROBLEM_STATES and not e["quiet"] for e in effects)
         )
         if filters.problems and not problem:
             continue
@@ -168,6 +168,8 @@ def _effect(e: LedgerEntry) -> dict[str, Any]:
         "last_error": e.last_error,
         "url": e.ref.get("url", ""),
         "issue_state": e.ref.get("state", "") if "number" in e.ref else "",
+        #: Waiting, but not yet something a person must do (a file not due yet).
+        "quiet": e.state is EffectState.WAITING and bool(e.ref.get(QUIET)),
     }
 
 

@@ -25,7 +25,6 @@ from leadbridge.service.apply import done_links
 from leadbridge.service.guard import HELD
 from leadbridge.settings import Settings
 
-HUB_KIND = "hub_issue"
 #: Ledger states in the order the overview counts them.
 COUNTED = ("done", "failed", "parked", "waiting", "adopted", "pending", "running", "skipped")
 EMPTY_LABEL = "(empty)"
@@ -69,8 +68,14 @@ class PageContext:
         spec = self.pipeline.effects.get(effect)
         return spec.kind if spec is not None else "?"
 
+    def is_hub(self, effect: str) -> bool:
+        """An effect whose far side has a state leadbridge follows: the hub issue, open or
+        closed (its kind re-reads it on every full reconcile)."""
+        spec = self.pipeline.effects.get(effect)
+        return spec is not None and kind_of(spec.kind).refreshes()
+
     def hub_effects(self) -> tuple[str, ...]:
-        return tuple(n for n, spec in self.pipeline.effects.items() if spec.kind == HUB_KIND)
+        return tuple(n for n in self.pipeline.effects if self.is_hub(n))
 
     def describe(self, effect: str, context: Mapping[str, str] | None = None) -> str:
         spec = self.pipeline.effects.get(effect)
@@ -289,7 +294,7 @@ def effect_view(
     if not links and isinstance(ref.get("url"), str):
         links = [("link", ref["url"])]
     issue = None
-    if ctx.kind(entry.effect) == HUB_KIND and ("number" in ref or "url" in ref):
+    if ctx.is_hub(entry.effect) and ("number" in ref or "url" in ref):
         issue = {
             "number": ref.get("number"),
             "url": str(ref.get("url", "")),
@@ -326,7 +331,7 @@ class LeadLine:
 
 def _hub_of(ctx: PageContext, entries: Sequence[LedgerEntry]) -> dict[str, Any] | None:
     for entry in entries:
-        if ctx.kind(entry.effect) == HUB_KIND:
+        if ctx.is_hub(entry.effect):
             view = effect_view(ctx, entry)
             if view.issue is not None:
                 return {**view.issue, "effect_state": view.state}

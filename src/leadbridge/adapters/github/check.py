@@ -20,8 +20,19 @@ from leadbridge.domain.ports import CheckFinding
 T = TypeVar("T")
 Read = Callable[[Callable[[], T], str], T]
 
-#: Roles that may set labels on an issue; with read access alone GitHub drops them silently.
-_LABELLING_ROLES = ("admin", "maintain", "push", "triage")
+#: Roles whose token may set labels on an issue it opens: GitHub silently drops the labels of
+#: an issue created by a token without push access (triage is not enough).
+_LABELLING_ROLES = ("admin", "maintain", "push")
+
+
+def renamed_error(repository: str, new_name: str) -> PermanentError:
+    """GitHub redirects a renamed repository; reads lose their query and creates fail."""
+    return PermanentError(
+        SERVICE,
+        f"the repository was renamed to {new_name}: GitHub redirects {repository} there, and "
+        "leadbridge does not follow redirects for issues (a create would not open an issue).",
+        fix=f"set github.repository: {new_name}",
+    )
 
 
 def live_check(
@@ -70,6 +81,10 @@ def live_check(
 
 def _repository_finding(repository: str, repo: dict[str, Any]) -> CheckFinding:
     what = f"repository {repository}"
+    full_name = repo.get("full_name")
+    if isinstance(full_name, str) and full_name.lower() != repository.lower():
+        error = renamed_error(repository, full_name)
+        return CheckFinding(SERVICE, what, False, error.message, fix=error.fix)
     if repo.get("has_issues") is False:
         return CheckFinding(
             SERVICE,
@@ -83,12 +98,15 @@ def _repository_finding(repository: str, repo: dict[str, Any]) -> CheckFinding:
         return CheckFinding(SERVICE, what, True, "reachable; GitHub did not report permissions")
     if any(permissions.get(role) for role in _LABELLING_ROLES):
         return CheckFinding(SERVICE, what, True, "reachable; the token may open and label issues")
+    role = "triage" if permissions.get("triage") else "read"
     return CheckFinding(
         SERVICE,
         what,
         False,
-        "reachable with read access only: issues can be opened but GitHub drops their labels",
-        fix="give the token's account triage (or write) access to the repository",
+        f"reachable with {role} access only: issues can be opened but GitHub drops their "
+        "labels (labelling a new issue needs push access)",
+        fix="give the token's account the Write role (push access) on the repository; "
+        "triage is not enough",
     )
 
 

@@ -12,6 +12,7 @@ objects fetch each issue again when asked for a field a list omits (``pull_reque
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
@@ -20,10 +21,10 @@ import requests
 import structlog
 from github import Github, GithubException
 
-from leadbridge.adapters.github.check import live_check
+from leadbridge.adapters.github.check import live_check, renamed_error
 from leadbridge.adapters.github.client import SERVICE, RateLimited, build_github, translate
 from leadbridge.adapters.retry import DEFAULT_IN_CALL, call_with_retries
-from leadbridge.domain.errors import ExternalError, TransientError
+from leadbridge.domain.errors import ExternalError, PermanentError, TransientError
 from leadbridge.domain.ports import CheckFinding, IssueRef, hub_marker
 from leadbridge.settings import InCallRetrySettings, Settings
 from leadbridge.telemetry import count_request
@@ -107,38 +108,83 @@ class GitHubIssues:
         ``TransientError`` without sending again: the core's next attempt finds the issue by
         its marker. A rate-limited request was refused unseen, so sending it again is safe.
         """
-        repo = self._github.get_repo(self._repository)
+        url = f"{self._github.get_repo(self._repository).url}/issues"
         doing = "open the hub issue"
+        payload = {"title": title, "body": body, "labels": list(labels)}
 
-        def attempt() -> Any:
+        def attempt() -> tuple[int, Any]:
             try:
-                issue = repo.create_issue(title=title, body=body, labels=list(labels))
+                status, headers, output = self._github.requester.requestJson(
+                    "POST", url, input=payload
+                )
+                data = json.loads(output) if output else None
+                if status >= 400:
+                    raise self._github.requester.createException(status, headers, data)
             except _FAILURES as failure:
                 error = self._translate(failure, doing)
                 if isinstance(error, TransientError) and not isinstance(error, RateLimited):
                     raise _Ambiguous(error) from failure
                 raise error from failure
-            count_request(SERVICE, "ok")
-            return issue
+            except ValueError as failure:
+                raise _Ambiguous(
+                    TransientError(SERVICE, f"GitHub's answer to {doing} was not JSON.")
+                ) from failure
+            return status, data
 
         try:
-            issue = self._with_retries(attempt)
+            status, data = self._with_retries(attempt)
         except _Ambiguous as ambiguous:
             count_request(SERVICE, "error")
             raise ambiguous.error from None
         except ExternalError:
             count_request(SERVICE, "error")
             raise
-        dropped = sorted(set(labels) - {label.name for label in issue.labels})
+        number = data.get("number") if isinstance(data, dict) else None
+        if status != 201 or not isinstance(number, int):
+            count_request(SERVICE, "error")
+            raise self._not_created(status)
+        count_request(SERVICE, "ok")
+        given = {
+            str(label.get("name")) for label in data.get("labels") or [] if isinstance(label, dict)
+        }
+        dropped = sorted(set(labels) - given)
         if dropped:
             log.warning(
                 "github.labels_dropped",
-                number=issue.number,
+                number=number,
                 labels=dropped,
-                hint="the token's account needs triage access to label issues",
+                hint="the token's account needs push (write) access to label issues",
             )
-        log.info("github.issue_created", number=issue.number, repository=self._repository)
-        return IssueRef(issue.number, issue.html_url, issue.state)
+        log.info("github.issue_created", number=number, repository=self._repository)
+        return IssueRef(number, str(data.get("html_url") or ""), str(data.get("state") or "open"))
+
+    def _not_created(self, status: int) -> PermanentError:
+        """A create answered without an issue: name a renamed repository when that is why."""
+        moved = self._renamed_to() if status in (301, 302, 307, 308) else None
+        if moved is not None:
+            return renamed_error(self._repository, moved)
+        return PermanentError(
+            SERVICE,
+            f"GitHub answered {status} without an issue number when asked to open the hub "
+            f"issue in {self._repository}; no issue was recorded.",
+            fix="check github.repository and github.base_url (the API root, e.g. "
+            "https://api.github.com), then leadbridge retry the lead",
+        )
+
+    def _renamed_to(self) -> str | None:
+        """The repository's current full name when it differs from the configured one."""
+        repo_url = self._github.get_repo(self._repository).url
+        try:
+            raw = self.read(
+                lambda: self._github.requester.requestJsonAndCheck("GET", repo_url)[1],
+                f"read the repository {self._repository}",
+            )
+        except ExternalError:
+            return None
+        full_name = raw.get("full_name") if isinstance(raw, dict) else None
+        if isinstance(full_name, str) and full_name.lower() != self._repository.lower():
+            return full_name
+        return None
 
     def issue_states(self, numbers: Sequence[int]) -> Mapping[int, str]:
         """One pass over our issues, newest first, then a GET for any not found there."""
@@ -227,10 +273,26 @@ class GitHubIssues:
                 )[1],
                 "list the repository's issues",
             )
+            for item in items:
+                self._same_repository(item)
             yield from (item for item in items if "pull_request" not in item)
             if len(items) < PER_PAGE:
                 return
             page += 1
+
+    def _same_repository(self, item: Mapping[str, Any]) -> None:
+        """An issue of another name means GitHub redirected a renamed repository.
+
+        PyGithub follows the 301 but drops the query string (``state``, ``creator``, ``page``),
+        so the list it returns is not the one asked for: a lookup through it could miss the
+        lead's issue and open a second one.
+        """
+        url = item.get("repository_url")
+        if not isinstance(url, str) or "/repos/" not in url:
+            return
+        full_name = url.rsplit("/repos/", 1)[1].strip("/")
+        if full_name.lower() != self._repository.lower():
+            raise renamed_error(self._repository, full_name)
 
     def _get_issue(self, number: int) -> dict[str, Any] | None:
         """One issue, or None when it is gone (deleted, transferred) and shows no state."""

@@ -167,6 +167,31 @@ class GoogleDrive:
             return None
         return _drive_file(found)
 
+    def list_files(self, folder_id: str) -> list[DriveFile]:
+        """Every file and folder directly in ``folder_id`` that is not trashed, all pages."""
+        params: dict[str, Any] = {
+            "q": f"{q_literal(folder_id)} in parents and trashed = false",
+            "fields": f"nextPageToken,files({_FILE_FIELDS})",
+            "orderBy": "createdTime",
+            "pageSize": 100,
+            "supportsAllDrives": True,
+            "includeItemsFromAllDrives": True,
+        }
+        if self._shared_drive_id:
+            params.update(corpora="drive", driveId=self._shared_drive_id)
+        files: list[DriveFile] = []
+        token = ""
+        while True:
+            page = self._call.repeatable(
+                self._files.list(**params, **({"pageToken": token} if token else {})),
+                f"listing the files in the folder {folder_id}",
+                missing=f"the folder {folder_id}",
+            )
+            files += [_drive_file(found) for found in page.get("files", [])]
+            token = page.get("nextPageToken") or ""
+            if not token:
+                return files
+
     def create_folder(self, name: str, parent_id: str, tag: DriveTag) -> DriveFile:
         body = {
             "name": single_line(name),
