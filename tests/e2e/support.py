@@ -299,9 +299,19 @@ def assert_exactly_once(sandbox: Sandbox, progress: Mapping[str, Progress]) -> O
     return observed
 
 
+#: The default pipeline's completeness checks: on the demo leads (MANIAC-T fields empty, no
+#: contract file filed) they wait for people, which is not a fault of leadbridge's.
+COMPLETENESS_CHECKS = frozenset({"check_maniac_t", "check_signed_contract"})
+
+
 def assert_nothing_parked(status: Mapping[str, Any]) -> None:
     states = ledger_states(status)
-    assert {k: s for k, s in states.items() if s not in ("done", "skipped")} == {}
+    unfinished = {
+        k: s
+        for k, s in states.items()
+        if s not in ("done", "skipped") and not (s == "waiting" and k[1] in COMPLETENESS_CHECKS)
+    }
+    assert unfinished == {}
 
 
 def counts(observed: Observed) -> str:

@@ -8,6 +8,7 @@ labels imply, once, with links on the board and the ledger all done.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from leadbridge.adapters.google.drive import EFFECT_KEY, ITEM_KEY
 from leadbridge.sandbox import DEMO_LEADS, Sandbox, SeedLead, seed_board, set_values
 from tests.e2e.support import (
     LINK_IDS,
+    NEGOTIATION,
     Leadbridge,
     Observed,
     Progress,
@@ -112,7 +114,8 @@ def test_every_lead_gets_each_effect_of_its_furthest_labels_once(
                 assert item_label(sandbox, ids[number], "triage_status") == "Questionnaire Sent"
         print(f"after step {step} ({pace(started)}): {counts(observe(sandbox))}")
     quiet = app.sync()  # nothing left: a second look changes nothing
-    assert "Nothing to do" in quiet.stdout
+    # Only the completeness checks still wait (for people), and nothing is said again.
+    assert re.search(r"effects: 0 done, 0 failed, 0 parked, \d+ waiting, 0 adopted", quiet.stdout)
 
     observed = assert_exactly_once(sandbox, progress)
     assert len(observed.folders) == sum(p.triage >= 2 for p in progress.values()) == 10
@@ -123,9 +126,18 @@ def test_every_lead_gets_each_effect_of_its_furthest_labels_once(
     status = app.status()
     assert_nothing_parked(status)
     done = {key for key, state in ledger_states(status).items() if state == "done"}
+    waiting = {key for key, state in ledger_states(status).items() if state == "waiting"}
     owed = {(item, e) for item, p in progress.items() for e in p.expected()}
+    # The demo leads' MANIAC-T fields are empty: the check waits for people to fill them, and
+    # no contract file is in any folder yet (quietly, within its 14 days).
     scoped = {(item, "check_maniac_t") for item, p in progress.items() if p.triage >= 3}
-    assert done == owed | scoped
+    signed = {
+        (item, "check_signed_contract")
+        for item, p in progress.items()
+        if p.negotiation >= NEGOTIATION.index("Contract Signed")
+    }
+    assert done == owed
+    assert waiting == scoped | signed
     warned = Counter(
         update["item_id"]
         for update in observed.snapshot["monday"]["updates"]

@@ -108,3 +108,27 @@ def test_concurrent_creates_get_distinct_numbers(sandbox: Sandbox, rest: httpx.C
         numbers = list(pool.map(create, range(24)))
     assert sorted(numbers) == list(range(3, 27))
     assert sandbox.state.request_count("github", "issues.create") == 24
+
+
+def test_a_renamed_repository_redirects_reads_with_301_and_writes_with_307(
+    sandbox: Sandbox, github: Github, rest: httpx.Client
+) -> None:
+    answer = rest.post(
+        f"{sandbox.url}/_sandbox/github/rename",
+        json={"from": HUB_REPOSITORY, "to": "2i2c-org/infrastructure"},
+    )
+    assert answer.status_code == 200
+    repo_id = answer.json()["id"]
+
+    read = rest.get(f"/repos/{HUB_REPOSITORY}/issues", params={"state": "all"})
+    assert read.status_code == 301
+    assert read.headers["Location"] == (
+        f"{sandbox.url}/github/repositories/{repo_id}/issues?state=all"
+    )
+    write = rest.post(f"/repos/{HUB_REPOSITORY}/issues", json={"title": "x"})
+    assert write.status_code == 307
+    assert write.headers["Location"].endswith(f"/repositories/{repo_id}/issues")
+    assert rest.get(f"/repositories/{repo_id}").json()["full_name"] == "2i2c-org/infrastructure"
+    # PyGithub follows the 301 (dropping its query), so the old name still reads.
+    assert github.get_repo(HUB_REPOSITORY).full_name == "2i2c-org/infrastructure"
+    assert rest.get("/repos/2i2c-org/infrastructure").status_code == 200

@@ -48,10 +48,15 @@ class FolderFileCheck(EffectKind[FolderFileCheckParams]):
         since = datetime.fromisoformat(since_text) if since_text else now
         drive: Drive = ctx.require_port()
         try:
+            # The lead folder as the copies find it: made, adopted, or linked by staff.
             folder = _folder(ctx)  # type: ignore[arg-type]
         except MissingInput as missing:
             # No folder yet: say which link is missing, but only once the file is due.
-            raise self._waiting(ctx, since, now, missing.message, missing.fix) from None
+            message = (
+                f"cannot look for a file with {params.name_contains!r} in its name: the item "
+                "links no lead folder leadbridge can see."
+            )
+            raise self._waiting(ctx, since, now, message, missing.fix) from None
         wanted = params.name_contains.casefold()
         found = _matching(drive.list_files(folder.id), wanted)
         if found is not None:
@@ -64,7 +69,8 @@ class FolderFileCheck(EffectKind[FolderFileCheckParams]):
             since,
             now,
             f"no file with {params.name_contains!r} in its name is in the lead folder "
-            f"{folder.url or folder.id}, {params.within_days} day(s) after it was due.",
+            f"{folder.url or folder.id}, {params.within_days} day(s) after this stage was "
+            "reached.",
             f"put the file (for example the signed {params.name_contains}) into that folder; "
             "leadbridge looks again in its next cycle",
         )

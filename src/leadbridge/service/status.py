@@ -125,7 +125,8 @@ def build_status(
         problem = (
             shown["needs_person"]
             or bool(waiting)
-            or any(e["state"] in PROBLEM_STATES and not e["quiet"] for e in effects)
+            # A quiet wait (a file not due yet) is not a person's work yet.
+            or any(e.state.value in PROBLEM_STATES and not _quiet(e) for e in entries)
         )
         if filters.problems and not problem:
             continue
@@ -158,6 +159,10 @@ def build_status(
     }
 
 
+def _quiet(e: LedgerEntry) -> bool:
+    return e.state is EffectState.WAITING and bool(e.ref.get(QUIET))
+
+
 def _effect(e: LedgerEntry) -> dict[str, Any]:
     return {
         "effect": e.effect,
@@ -168,8 +173,6 @@ def _effect(e: LedgerEntry) -> dict[str, Any]:
         "last_error": e.last_error,
         "url": e.ref.get("url", ""),
         "issue_state": e.ref.get("state", "") if "number" in e.ref else "",
-        #: Waiting, but not yet something a person must do (a file not due yet).
-        "quiet": e.state is EffectState.WAITING and bool(e.ref.get(QUIET)),
     }
 
 

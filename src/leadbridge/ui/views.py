@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from leadbridge.adapters.store.queries import PROBLEM_STATES, LeadQuery, LeadRow, StatusQueries
 from leadbridge.adapters.store.sql import SqlStateStore
-from leadbridge.domain.ledger import EffectState, LedgerEntry
+from leadbridge.domain.ledger import QUIET, EffectState, LedgerEntry
 from leadbridge.domain.model import Lead, Pipeline
 from leadbridge.domain.planning import dependency_order
 from leadbridge.domain.render import template_context
@@ -342,7 +342,13 @@ def _hub_of(ctx: PageContext, entries: Sequence[LedgerEntry]) -> dict[str, Any] 
 def _line(
     ctx: PageContext, lead: LeadRow, entries: Sequence[LedgerEntry], held: frozenset[str]
 ) -> LeadLine:
-    problems = [e.effect for e in entries if e.state.value in PROBLEM_STATES]
+    problems = [
+        e.effect
+        for e in entries
+        if e.state.value in PROBLEM_STATES
+        # a quiet wait (a file not due yet) is no one's work yet
+        and not (e.state is EffectState.WAITING and e.ref.get(QUIET))
+    ]
     for e in entries:  # fields a check found empty and that are still empty now
         missing = e.ref.get("missing")
         if isinstance(missing, list) and any(not lead.value(str(f)).strip() for f in missing):

@@ -107,7 +107,7 @@ def _from_status(
             SERVICE,
             f"the token may not {doing} in {repository} ({answer}).",
             fix="give the token's account access to the repository: Issues read and write "
-            "(fine-grained token) or the repo scope (classic token); labels need triage access",
+            "(fine-grained token) or the repo scope (classic token); labels need push (write) access",
         )
     if status == 404:
         return PermanentError(

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 from leadbridge.adapters.store import schema
-from leadbridge.domain.ledger import EffectState, LedgerEntry
+from leadbridge.domain.ledger import QUIET, EffectState, LedgerEntry
 
 #: Ledger states that wait for a person (waiting: for a link only staff can paste).
 PROBLEM_STATES = (EffectState.PARKED.value, EffectState.FAILED.value, EffectState.WAITING.value)
@@ -123,13 +123,21 @@ class StatusQueries:
 
     # ------------------------------------------------------------ leads
 
-    def _problems(self) -> ColumnElement[bool]:
+    def _problem_row(self) -> ColumnElement[bool]:
+        """A ledger row of this item that needs a person (a quiet wait does not yet)."""
         ledger, items = schema.ledger, schema.items
-        return exists(
-            select(ledger.c.item_id).where(
-                and_(ledger.c.item_id == items.c.item_id, ledger.c.state.in_(PROBLEM_STATES))
-            )
+        quiet = and_(
+            ledger.c.state == EffectState.WAITING.value,
+            func.coalesce(ledger.c.ref[QUIET].as_boolean(), False).is_(True),
         )
+        return and_(
+            ledger.c.item_id == items.c.item_id,
+            ledger.c.state.in_(PROBLEM_STATES),
+            not_(quiet),
+        )
+
+    def _problems(self) -> ColumnElement[bool]:
+        return exists(select(schema.ledger.c.item_id).where(self._problem_row()))
 
     def _hub(self, state: str, effects: Sequence[str]) -> ColumnElement[bool]:
         ledger, items = schema.ledger, schema.items
@@ -168,18 +176,12 @@ class StatusQueries:
         return conditions
 
     def _order(self, query: LeadQuery) -> list[Any]:
-        items, ledger = schema.items, schema.ledger
+        items = schema.items
         keys: list[Any]
         if query.sort == "item":
             keys = [func.length(items.c.item_id), items.c.item_id]
         elif query.sort == "problems":
-            problems = (
-                select(func.count())
-                .where(
-                    and_(ledger.c.item_id == items.c.item_id, ledger.c.state.in_(PROBLEM_STATES))
-                )
-                .scalar_subquery()
-            )
+            problems = select(func.count()).where(self._problem_row()).scalar_subquery()
             keys = [problems]
         elif query.sort in query.status_labels:
             labels = query.status_labels[query.sort]
