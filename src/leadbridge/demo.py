@@ -231,7 +231,10 @@ def _sandbox_counts(
     snapshot: Mapping[str, Any], ledger: Sequence[LedgerEntry], settings: Settings
 ) -> list[str]:
     """Objects the sandbox holds, set against the effects the ledger says are done."""
-    ports = {name: kind_of(spec.kind).port for name, spec in settings.pipeline().effects.items()}
+    effects = settings.pipeline().effects
+    ports = {name: kind_of(spec.kind).port for name, spec in effects.items()}
+    #: Effects that make something (they declare links), not those that only look.
+    making = {n for n, spec in effects.items() if list(kind_of(spec.kind).links(spec.params))}
     done = Counter(e.effect for e in ledger if e.state is EffectState.DONE)
     tags = Counter(
         f["appProperties"][EFFECT_KEY].split(":")[0]
@@ -249,7 +252,7 @@ def _sandbox_counts(
     lines = [
         f"{name}: {tags[name]} Drive file(s) (ledger: {done[name]} done)"
         for name, port in ports.items()
-        if port is DRIVE
+        if port is DRIVE and name in making
     ]
     issue_effects = sum(done[name] for name, port in ports.items() if port is ISSUES)
     return [
