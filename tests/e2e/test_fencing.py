@@ -29,10 +29,9 @@ from sqlalchemy import create_engine, text
 
 from leadbridge.adapters.google.drive import EFFECT_KEY, ITEM_KEY
 from leadbridge.adapters.store.lock import ADVISORY_KEY
-from leadbridge.adapters.store.schema import metadata
-from leadbridge.adapters.store.sql import SqlStateStore, make_engine
+from leadbridge.adapters.store.sql import SqlStateStore
 from leadbridge.domain.ledger import LedgerEntry
-from leadbridge.sandbox import Sandbox, SandboxConfig
+from leadbridge.sandbox import Sandbox
 from leadbridge.sandbox.world import BOARD_ID
 from tests.e2e.support import LINK_IDS, TEMPLATES, issue_marker
 from tests.e2e.test_run_service import (
@@ -47,8 +46,6 @@ from tests.e2e.test_run_service import (
     _new_leads,
     _until,
 )
-from tests.postgres import POSTGRES_ENV
-from tests.postgres import postgres_url as worker_postgres_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -63,41 +60,10 @@ TERMINATE_AFTER_SECONDS = 1.5
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
-    url = worker_postgres_url()
-    if not url:
-        pytest.skip(
-            f"{POSTGRES_ENV} is not set: fencing is about PostgreSQL lock sessions, "
-            "so this test needs a PostgreSQL server"
-        )
-    engine = make_engine(url)
-    with engine.begin() as connection:
-        metadata.drop_all(connection)
-    engine.dispose()
-    yield url
-
-
-@pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
     with Sandbox(seed=13) as running:
         yield running
         assert running.errors == [], "the sandbox itself failed:\n" + "\n".join(running.errors)
-
-
-@pytest.fixture
-def services() -> Iterator[Callable[[SandboxConfig, dict[str, str]], Service]]:
-    """``run`` children; whatever still runs at the end is killed (the advisory lock is
-    shared with other tests, so no child may outlive its test)."""
-    started: list[Service] = []
-
-    def start(config: SandboxConfig, env: dict[str, str]) -> Service:
-        service = Service(config, env)
-        started.append(service)
-        return service
-
-    yield start
-    for service in started:
-        service.kill()
 
 
 def _lock_backend(url: str, holder_pid: int) -> int:

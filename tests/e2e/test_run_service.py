@@ -27,14 +27,10 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from leadbridge.adapters.store.schema import metadata
-from leadbridge.adapters.store.sql import make_engine
 from leadbridge.sandbox import DEMO_LEADS, Sandbox, SandboxConfig, SeedLead, seed_board
 from leadbridge.sandbox import set_values as sandbox_set_values
 from leadbridge.sandbox.world import default_columns
 from tests.e2e.support import Observed, observe
-from tests.postgres import POSTGRES_ENV
-from tests.postgres import postgres_url as worker_postgres_url
 from tests.service_runtime.support import PATIENCE, get, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -195,22 +191,6 @@ def _ledger(config: SandboxConfig) -> dict[tuple[str, str], str]:
         for effect in lead["effects"]
         if effect["effect"] in EFFECTS
     }
-
-
-@pytest.fixture
-def services() -> Iterator[Callable[[SandboxConfig, dict[str, str]], Service]]:
-    """Start ``run`` children; whatever still runs at the end is killed (the advisory lock
-    is shared with other tests, so no child may outlive its test)."""
-    started: list[Service] = []
-
-    def start(config: SandboxConfig, env: dict[str, str]) -> Service:
-        service = Service(config, env)
-        started.append(service)
-        return service
-
-    yield start
-    for service in started:
-        service.kill()
 
 
 # ---------------------------------------------------------------- the far side
@@ -420,18 +400,6 @@ def test_metrics_after_known_cycles_match_what_the_sandbox_shows(
 
 
 # ---------------------------------------------------------------- 3. two replicas on PostgreSQL
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    url = worker_postgres_url()
-    if not url:
-        pytest.skip(f"{POSTGRES_ENV} is not set: no PostgreSQL server to test against")
-    engine = make_engine(url)
-    with engine.begin() as connection:
-        metadata.drop_all(connection)
-    engine.dispose()
-    yield url
 
 
 def _pairs(service: Service, event: str) -> list[tuple[str, str]]:

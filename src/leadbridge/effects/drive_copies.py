@@ -45,21 +45,22 @@ class DriveCopiesParams(EffectParams):
 
 
 @dataclass(frozen=True)
-class _Folder:
+class LeadFolder:
     id: str
     url: str
     #: Found through the link column, not recorded by the folder effect.
     from_column: bool = False
 
 
-def _folder(ctx: EffectContext[DriveCopiesParams]) -> _Folder:
-    """The folder the copies go into: the folder effect's (made, found, or adopted with its
+def lead_folder(ctx: EffectContext[Any]) -> LeadFolder:
+    """The lead's folder for a kind whose params name its ``folder_effect`` (the copies, the
+    contract check): the folder effect's (made, found, or adopted with its
     link), else the one staff linked in its column. Raises ``MissingInput`` when neither is
     there: a person must paste the link, and the copies wait for it."""
     folder_effect = ctx.params.folder_effect
     entry = ctx.ledger.get(folder_effect)
     if entry is not None and entry.ref.get("file_id"):
-        return _Folder(str(entry.ref["file_id"]), str(entry.ref.get("url", "")))
+        return LeadFolder(str(entry.ref["file_id"]), str(entry.ref.get("url", "")))
     column = getattr(ctx.pipeline.effects[folder_effect].params, "link_column", None)
     if not column:
         raise PermanentError(
@@ -88,7 +89,7 @@ def _folder(ctx: EffectContext[DriveCopiesParams]) -> _Folder:
             fix=f"paste the lead folder's Drive link into the column {column!r} and share the "
             "folder with leadbridge's account; leadbridge looks again in its next cycle",
         )
-    return _Folder(found.id, found.url, from_column=True)
+    return LeadFolder(found.id, found.url, from_column=True)
 
 
 def _linked_copy(ctx: EffectContext[DriveCopiesParams], key: str) -> DriveFile | None:
@@ -108,7 +109,7 @@ class DriveCopies(EffectKind[DriveCopiesParams]):
     def run(self, ctx: EffectContext[DriveCopiesParams]) -> EffectOutcome:
         params = ctx.params
         drive: Drive = ctx.require_port()
-        folder = _folder(ctx)
+        folder = lead_folder(ctx)
         ref: dict[str, Any] = {}
         links: dict[str, str] = {}
         if folder.from_column:

@@ -18,13 +18,12 @@ from pydantic import Field
 from leadbridge.domain.errors import MissingInput
 from leadbridge.domain.ports import Drive, DriveFile
 from leadbridge.effects.base import EffectContext, EffectKind, EffectOutcome, EffectParams
-from leadbridge.effects.drive_copies import _folder
+from leadbridge.effects.drive_copies import lead_folder
+from leadbridge.effects.links import FOLDER_MIME
 from leadbridge.effects.services import DRIVE
 
 #: Ledger ref key: when the check first became due (ISO 8601, UTC).
 DUE_SINCE = "due_since"
-
-_FOLDER_MIME = "application/vnd.google-apps.folder"
 
 
 class FolderFileCheckParams(EffectParams):
@@ -49,7 +48,7 @@ class FolderFileCheck(EffectKind[FolderFileCheckParams]):
         drive: Drive = ctx.require_port()
         try:
             # The lead folder as the copies find it: made, adopted, or linked by staff.
-            folder = _folder(ctx)  # type: ignore[arg-type]
+            folder = lead_folder(ctx)
         except MissingInput as missing:
             # No folder yet: say which link is missing, but only once the file is due.
             message = (
@@ -116,6 +115,6 @@ class FolderFileCheck(EffectKind[FolderFileCheckParams]):
 
 def _matching(files: list[DriveFile], wanted: str) -> DriveFile | None:
     for file in files:
-        if file.mime_type != _FOLDER_MIME and wanted in file.name.casefold():
+        if file.mime_type != FOLDER_MIME and wanted in file.name.casefold():
             return file
     return None
