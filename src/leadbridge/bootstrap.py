@@ -8,7 +8,7 @@ uses it, so a deployment without GitHub needs no GitHub token.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,11 +51,33 @@ def _ports(settings: Settings) -> dict[str, PortSpec]:
     return ports_in_use(list(settings.effects.values()))
 
 
+class _BuiltOnFirstUse(Mapping[str, Any]):
+    """Port adapters by name, each built (and its SDK imported) when an effect first needs it.
+
+    A quiet cycle, which runs no effect, then loads no Google or GitHub client at all; an
+    adapter that cannot be built fails the effect that needed it, which backs off as any
+    failed call does.
+    """
+
+    def __init__(self, settings: Settings, ports: Mapping[str, PortSpec]) -> None:
+        self._settings = settings
+        self._ports = ports
+        self._built: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._built:
+            self._built[name] = _build_port(self._ports[name], self._settings)
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ports)
+
+    def __len__(self) -> int:
+        return len(self._ports)
+
+
 def build_adapters(settings: Settings) -> Adapters:
-    return Adapters(
-        _board(settings),
-        {name: _build_port(port, settings) for name, port in _ports(settings).items()},
-    )
+    return Adapters(_board(settings), _BuiltOnFirstUse(settings, _ports(settings)))
 
 
 def live_checks(settings: Settings) -> list[CheckFinding]:
@@ -91,13 +113,14 @@ def open_store(settings: Settings) -> SqlStateStore:
 def build_alerts(
     settings: Settings,
     *,
-    mailer: Mailer | None = None,
+    mailer: Callable[[], Mailer] | None = None,
     store: StateStore | None = None,
     now: Callable[[], datetime] | None = None,
 ) -> Alerts:
     """The operators' alerts, sent through the mail backend the e-mail effects use.
 
-    Without ``mailer`` or ``store``, each is built on first use (``leadbridge run``: a mail
+    ``mailer`` gives the effects' own mail adapter. Without it or ``store``, each is built
+    on first use (``leadbridge run``: a mail
     backend or database that cannot be reached then delays an alert, not the service).
     """
     if not settings.alerts.to:
@@ -112,7 +135,7 @@ def build_alerts(
 
     def make_mailer() -> Mailer:
         if mailer is not None:
-            return mailer
+            return mailer()
         assert port is not None
         built: Mailer = _build_port(port, settings)
         return built
@@ -143,7 +166,9 @@ def build_sync_service(
     adapters = adapters or build_adapters(settings)
     store = store or open_store(settings)
     if alerts is None:
-        mailer = adapters.ports.get(MAILER.name)
+        ports = adapters.ports
+        # Looked up when an alert goes out, so a quiet cycle builds no mail client.
+        mailer = (lambda: ports[MAILER.name]) if MAILER.name in ports else None
         alerts = build_alerts(settings, mailer=mailer, store=store, now=now)
     options = SyncOptions(
         policy=RetryPolicy(settings.retry.max_attempts, settings.retry.backoff_seconds),

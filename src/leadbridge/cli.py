@@ -15,26 +15,22 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from sqlalchemy.engine import make_url
-
-from leadbridge.adapters.store.lock import LockHeld, RunnerLock
-from leadbridge.adapters.store.schema import SchemaTooNew
-from leadbridge.adapters.store.sql import BoardMismatch
 from leadbridge.domain.errors import ExternalError
-from leadbridge.domain.ledger import ATTEMPTED, EffectState
-from leadbridge.service.report import Action, CycleReport
-from leadbridge.service.sync import WorkedBefore
-from leadbridge.settings import CONFIG_ENV, ConfigError, Settings, load_settings
-from leadbridge.settings.environment import port_problem, state_directory_problems
+from leadbridge.exits import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, CannotStart, ConfigError
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY = 0, 1, 2, 3
+if TYPE_CHECKING:  # the modules behind a command load when it runs, so --help stays fast
+    from leadbridge.service.report import CycleReport
+    from leadbridge.settings import Settings
 
 
 def _settings(args: argparse.Namespace, *, require_secrets: bool = True) -> Settings:
     """The configuration; ``require_secrets=False`` for commands that read only the state
     database (tokens, keys and what else only talking to a service needs may be missing)."""
+    from leadbridge.settings import CONFIG_ENV, load_settings
+    from leadbridge.settings.environment import state_directory_problems
+
     path = args.config or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
     if path is None:
         raise ConfigError(
@@ -67,6 +63,8 @@ def _quiet_logs(settings: Settings, level: int = logging.WARNING) -> None:
 
 
 def _shown_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
     return make_url(url).render_as_string(hide_password=True)
 
 
@@ -81,6 +79,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         )
         return EXIT_CONFIG
     settings = _settings(args)
+    from leadbridge.adapters.store.lock import RunnerLock
     from leadbridge.bootstrap import build_sync_service
     from leadbridge.logs import configure_logging, secret_values
 
@@ -128,7 +127,7 @@ def print_report(report: CycleReport, *, dry_run: bool = False, out: TextIO = sy
     if not report.read_ok:
         print(f"The board could not be read: {report.error}", file=out)
         return
-    by_lead: dict[tuple[str, str], list[Action]] = {}
+    by_lead: dict[tuple[str, str], list[Any]] = {}
     for action in report.actions:
         by_lead.setdefault((action.item_id, action.lead), []).append(action)
     if not by_lead:
@@ -274,6 +273,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     effect = ids.get(args.effect, args.effect) if args.effect else None
     from leadbridge.bootstrap import open_store
+    from leadbridge.domain.ledger import ATTEMPTED, EffectState
     from leadbridge.service.sync import rearm_effects
 
     store = open_store(settings)
@@ -339,6 +339,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _listenable(host: str, port: int, key: str) -> None:
     """A port already in use is a configuration problem, told before the service starts."""
+    from leadbridge.settings.environment import port_problem
+
     problem = port_problem(host, port, key)
     if problem:
         raise ConfigError([problem])
@@ -543,12 +545,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in error.problems:
             print(f"  - {problem}", file=sys.stderr)
         return EXIT_CONFIG
-    except (BoardMismatch, SchemaTooNew, WorkedBefore) as error:
+    except CannotStart as error:  # a lock held elsewhere, a database of another board…
         print(f"leadbridge: {error}", file=sys.stderr)
-        return EXIT_CONFIG
-    except LockHeld as error:
-        print(f"leadbridge: {error}", file=sys.stderr)
-        return EXIT_BUSY
+        return error.exit_code
     except ExternalError as error:
         # A client that cannot even be set up (a key file gone, a token revoked at start).
         print(f"leadbridge: {error.describe()}", file=sys.stderr)

@@ -327,7 +327,10 @@ def test_a_port_taken_between_the_check_and_the_bind_is_told_in_words(
     setup.data["service"].update(http_host="127.0.0.1", http_port=port)
     config = setup.directory / "leadbridge.yaml"
     config.write_text(yaml.safe_dump(setup.data))
-    monkeypatch.setattr(cli, "port_problem", lambda *args: None)  # the check saw it free
+    from leadbridge.settings import environment
+
+    # The check saw it free.
+    monkeypatch.setattr(environment, "port_problem", lambda *args: None)
     monkeypatch.setenv("LEADBRIDGE_SECRETS_DIR", str(setup.secrets))
 
     code = cli.main(["--config", str(config), "run"])

@@ -288,7 +288,8 @@ class LedgerMachine(RuleBasedStateMachine):
         legal = [
             name
             for name, (op, _) in PROBES.items()
-            for _ in range(3 if name == "fail_transient" else 1)  # FAILED is the rarest state
+            # FAILED and WAITING, reached only from RUNNING, are the rarest states
+            for _ in range(3 if name in ("fail_transient", "wait") else 1)
             if self.entry.state in LEGAL_FROM[op]
         ]
         if not legal:  # DONE: nothing may move it, which `attempt` and the invariants check

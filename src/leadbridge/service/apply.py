@@ -168,8 +168,8 @@ class EffectRunner:
         kind = kind_of(spec.kind)
         if type(kind).adopt is EffectKind.adopt:
             return None
-        context = self._context(lead, LedgerEntry(lead.item_id, effect), entries, False, False)
         try:
+            context = self._context(lead, LedgerEntry(lead.item_id, effect), entries, False, False)
             return kind.adopt(context)
         except Exception as error:  # a check that failed adopts without it, never stops
             detail = error.describe() if isinstance(error, ExternalError) else repr(error)

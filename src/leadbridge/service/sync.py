@@ -31,6 +31,7 @@ from leadbridge.domain.ports import BoardRead, BoardState, Lease, StateStore
 from leadbridge.domain.render import template_context
 from leadbridge.effects.base import EffectKind
 from leadbridge.effects.registry import kind_of
+from leadbridge.exits import CannotStart
 from leadbridge.service.alerts import Alerts
 from leadbridge.service.apply import (
     EffectRunner,
@@ -71,7 +72,7 @@ class SyncOptions:
     adopt_existing: bool = False
 
 
-class WorkedBefore(Exception):
+class WorkedBefore(CannotStart):
     """The state database is new to a board that leadbridge has worked from another one."""
 
 
@@ -557,11 +558,10 @@ class SyncService:
                     done.setdefault(spec.kind, []).append(entry)
         for kind_name, entries in done.items():
             kind = kind_of(kind_name)
-            port = self.ports.for_kind(kind_name)
-            if not kind.refreshes() or port is None:
+            if not kind.refreshes() or kind.port is None:
                 continue
             try:
-                changed = kind.refresh(port, entries)
+                changed = kind.refresh(self.ports.for_kind(kind_name), entries)
             except ExternalError as error:
                 log.warning("refresh_failed", kind=kind_name, error=error.describe())
                 continue

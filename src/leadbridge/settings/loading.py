@@ -24,6 +24,7 @@ from pydantic_settings import (
 
 from leadbridge.domain.model import Pipeline
 from leadbridge.effects.base import EffectParams
+from leadbridge.exits import ConfigError
 from leadbridge.settings.environment import (
     environment_problems,
     secret_file_problems,
@@ -60,14 +61,6 @@ DEFAULT_SECRETS_DIR = "/run/secrets"
 #: ``load_settings(require_secrets=False)`` turns it off for commands that read only the
 #: state database (``leadbridge status``).
 _REQUIRE_SECRETS: ContextVar[bool] = ContextVar("leadbridge_require_secrets", default=True)
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; the message names the key, the problem and the fix."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 class Settings(BaseSettings):

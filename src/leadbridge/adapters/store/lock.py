@@ -43,6 +43,7 @@ from sqlalchemy.pool import NullPool
 from leadbridge.adapters.store import schema
 from leadbridge.adapters.store.sql import make_engine, migrate_schema
 from leadbridge.domain.ports import Lease
+from leadbridge.exits import EXIT_BUSY, CannotStart
 
 #: Advisory locks are scoped to one database, so a constant key is enough; it is derived
 #: from a name so that it cannot collide with small integers other software likes to use.
@@ -116,8 +117,10 @@ def _migrate(url: str) -> None:
         engine.dispose()
 
 
-class LockHeld(Exception):
+class LockHeld(CannotStart):
     """Another process holds the runner lock; the text is what operators are shown."""
+
+    exit_code = EXIT_BUSY
 
     def __init__(self, target: str, holder: str = "") -> None:
         self.target = target

@@ -28,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.schema import CreateColumn
 
+from leadbridge.exits import CannotStart
+
 metadata = MetaData()
 
 schema_version = Table(
@@ -192,7 +194,7 @@ MIGRATIONS: list[Migration] = [
 LATEST = MIGRATIONS[-1][0]
 
 
-class SchemaTooNew(RuntimeError):
+class SchemaTooNew(CannotStart):
     """The database was written by a newer leadbridge; running older code could corrupt it."""
 
 

@@ -28,6 +28,7 @@ from leadbridge.domain.ledger import LedgerEntry
 from leadbridge.domain.model import Lead
 from leadbridge.domain.ports import BoardState, RunRecord
 from leadbridge.domain.timeline import EffectAttempt, StatusChange
+from leadbridge.exits import CannotStart
 
 #: Serialises migrations between processes that start together on one PostgreSQL database.
 _MIGRATION_LOCK_KEY = 0x1EADB12D
@@ -399,7 +400,7 @@ class SqlStateStore:
         return removed
 
 
-class BoardMismatch(RuntimeError):
+class BoardMismatch(CannotStart):
     """The state database was made for another board; mixing them would adopt or act wrongly."""
 
     def __init__(self, stored: str, configured: str) -> None:
