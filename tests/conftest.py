@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,11 @@ from tests.postgres import POSTGRES_ENV, postgres_url
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = REPO / "config" / "leadbridge.example.yaml"
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: a worker more than there are cores, since the e2e tests mostly wait."""
+    return (os.cpu_count() or 1) + 1
 
 
 @pytest.fixture
