@@ -25,7 +25,7 @@ class Monday:
     def __init__(self, sandbox: Sandbox) -> None:
         self.client = httpx.Client(
             base_url=sandbox.url,
-            headers={"Authorization": sandbox.monday_token, "API-Version": "2026-07"},
+            headers={"Authorization": sandbox.monday_token, "API-Version": "2026-10"},
             timeout=5,
         )
 

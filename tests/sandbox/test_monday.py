@@ -241,7 +241,7 @@ def test_missing_token_is_401(sandbox: Sandbox, monday: Monday) -> None:
 def test_malformed_api_version_is_rejected(monday: Monday) -> None:
     response = monday.post("query { me { id } }", **{"API-Version": "2023"})
     assert response.json()["errors"][0]["extensions"]["code"] == "InvalidVersionException"
-    assert monday.post("query { me { id } }").headers["API-Version"] == "2026-07"
+    assert monday.post("query { me { id } }").headers["API-Version"] == "2026-10"
 
 
 @pytest.mark.skipif(reference_schema() is None, reason="the reference schema is not checked out")
@@ -345,7 +345,7 @@ def test_single_column_mutations_items_and_updates(
     texts = {value["id"]: value["text"] for value in item["column_values"]}
     assert texts["status_triage"] == "In Scope"
     assert texts["link_folder"] == "https://f.example - https://f.example"
-    assert data["version"]["value"] == "2026-07"
+    assert data["version"]["value"] == "2026-10"
 
 
 def test_one_items_values_are_read_fresh_with_its_state(

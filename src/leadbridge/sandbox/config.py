@@ -32,7 +32,7 @@ from leadbridge.sandbox.world import (
 if TYPE_CHECKING:
     from leadbridge.sandbox.server import Sandbox
 
-API_VERSION = "2026-07"
+API_VERSION = "2026-10"
 #: The template each link of the default ``quote_copies`` effect copies, by sandbox id.
 TEMPLATE_IDS = {"pricing_sheet": PRICING_SHEET_TEMPLATE_ID, "price_quote": PRICE_QUOTE_TEMPLATE_ID}
 #: In-call retries as many as in production, but waiting milliseconds instead of seconds: the

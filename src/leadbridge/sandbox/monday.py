@@ -52,7 +52,7 @@ from leadbridge.sandbox.state import (
 
 VERSION_PATTERN = re.compile(r"^\d{4}-\d{2}$")
 VERSION_ALIASES = ("current", "maintenance", "release_candidate", "dev", "deprecated")
-CURRENT_VERSION = "2026-07"
+CURRENT_VERSION = "2026-10"
 CURSOR_LIFETIME_SECONDS = 3600
 MAX_PAGE = 500
 #: What one field of a query costs against the per-minute complexity budget.

@@ -194,8 +194,8 @@ type NumbersValue implements ColumnValue {
 }
 """
 
-#: Where the public schema sits relative to the repository root (see the project README).
-REFERENCE_RELATIVE = Path("..") / "shared" / "reference" / "monday" / "schema.graphql"
+#: Where monday's SDL of the pinned version (2026-10) sits relative to the repository root.
+REFERENCE_RELATIVE = Path("..") / "shared" / "reference" / "monday" / "schema-2026-10.graphql"
 
 
 @cache

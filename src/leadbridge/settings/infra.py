@@ -77,7 +77,7 @@ class StateSettings(Section):
 
 class MondaySettings(Section):
     api_url: str = "https://api.monday.com/v2"
-    api_version: str = "2026-07"
+    api_version: str = "2026-10"
     token: SecretStr | None = None
     board_id: str = ""
     connect_timeout_seconds: float = 5.0
@@ -107,7 +107,7 @@ class MondaySettings(Section):
         parts = value.split("-")
         if len(parts) != 2 or not all(p.isdigit() for p in parts) or len(parts[0]) != 4:
             raise ValueError(
-                f"{value!r} is not a monday API version. Fix: use the YYYY-MM form, e.g. 2026-07"
+                f"{value!r} is not a monday API version. Fix: use the YYYY-MM form, e.g. 2026-10"
             )
         return value
 

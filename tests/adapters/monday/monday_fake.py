@@ -49,7 +49,7 @@ class FakeMonday:
     notes: list[tuple[str, str]] = field(default_factory=list)
     #: How many next_items_page calls answer CursorException before cursors work again.
     expiring_cursors: int = 0
-    served_version: str = "2026-07"
+    served_version: str = "2026-10"
     _cursors: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     # ------------------------------------------------------------ board content

@@ -144,7 +144,7 @@ def test_bad_token_is_permanent_with_a_fix(fake: FakeMonday, board: MondayBoard)
     assert len(fake.requests) == 1
     _no_secret(caught.value)
     assert fake.requests[0].headers["Authorization"] == TOKEN
-    assert fake.requests[0].headers["API-Version"] == "2026-07"
+    assert fake.requests[0].headers["API-Version"] == "2026-10"
 
 
 def test_missing_board_is_permanent(fake: FakeMonday, sleeps: list[float]) -> None:

@@ -18,11 +18,10 @@ from gql.graphql_request import GraphQLRequest
 
 @dataclass(frozen=True)
 class Document:
-    """A named operation; ``newer_fields`` names fields missing from the April 2025 schema."""
+    """A named operation, valid against monday's schema of the pinned version and the last."""
 
     name: str
     text: str
-    newer_fields: str = ""
 
     def request(self, variables: dict[str, object]) -> GraphQLRequest:
         return GraphQLRequest(gql(self.text), variable_values=variables, operation_name=self.name)
@@ -158,7 +157,6 @@ query StatusSettings($board: [ID!], $columns: [String!]) {
   }
 }
 """,
-    newer_fields="extend type Column { settings: JSON }",
 )
 
 ALL_DOCUMENTS = (

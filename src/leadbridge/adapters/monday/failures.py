@@ -63,7 +63,7 @@ _PERMANENT: dict[str, tuple[str, str]] = {
     "itemnametoolongexception": ("an item name is too long (1–255 characters)", VALUE_FIX),
     "invalidversionexception": (
         "monday rejected the pinned API version",
-        "set monday.api_version to a current YYYY-MM version (e.g. 2026-07)",
+        "set monday.api_version to a current YYYY-MM version (e.g. 2026-10)",
     ),
     "invaliduseridexception": ("a user id is unknown", BOARD_FIX),
 }
