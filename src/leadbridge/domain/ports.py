@@ -10,12 +10,12 @@ nothing else for service failures.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from leadbridge.domain.ledger import LedgerEntry
+from leadbridge.domain.ledger import EffectState, LedgerEntry
 from leadbridge.domain.model import ColumnValue, Lead
 from leadbridge.domain.timeline import EffectAttempt
 
@@ -202,8 +202,8 @@ class StateStore(Protocol):
 
     def save_fact(self, name: str, value: Any) -> None: ...
 
-    def snapshots(self) -> dict[str, Lead]:
-        """Items present on the board as last read, by item id."""
+    def snapshots(self, item_ids: Collection[str] | None = None) -> dict[str, Lead]:
+        """Items present on the board as last read, by item id (only ``item_ids`` if given)."""
         ...
 
     def save_snapshots(self, leads: Sequence[Lead], *, complete: bool) -> None:
@@ -215,6 +215,27 @@ class StateStore(Protocol):
         ...
 
     def ledger(self, item_id: str | None = None) -> list[LedgerEntry]: ...
+
+    def ledger_of(self, item_ids: Collection[str]) -> list[LedgerEntry]:
+        """The ledger rows of these items only."""
+        ...
+
+    def due_items(self, now: datetime) -> set[str]:
+        """Items with an effect that may act without a board change: running, pending,
+        waiting for input, or failed and due by ``now``."""
+        ...
+
+    def count_in_state(self, state: EffectState) -> int:
+        """How many effects are in ``state`` (e.g. parked), board-wide."""
+        ...
+
+    def unsettled_items(self) -> set[str]:
+        """Items read from the board whose decisions are not yet all applied."""
+        ...
+
+    def mark_unsettled(self, item_ids: Collection[str], since: datetime) -> None: ...
+
+    def settle(self, item_ids: Collection[str]) -> None: ...
 
     def save_entry(self, entry: LedgerEntry, expected: LedgerEntry | None) -> bool:
         """Write ``entry`` only if the stored row still equals ``expected`` (None: no row yet).

@@ -260,9 +260,11 @@ class SyncService:
             )
         return changed
 
-    def _ledger(self) -> dict[str, dict[str, LedgerEntry]]:
+    def _ledger(self, item_ids: set[str] | None = None) -> dict[str, dict[str, LedgerEntry]]:
+        """The ledger by item and effect: whole, or of ``item_ids`` only."""
         ledger: dict[str, dict[str, LedgerEntry]] = {}
-        for entry in self.store.ledger():
+        rows = self.store.ledger() if item_ids is None else self.store.ledger_of(item_ids)
+        for entry in rows:
             ledger.setdefault(entry.item_id, {})[entry.effect] = entry
         return ledger
 
@@ -273,9 +275,13 @@ class SyncService:
         if read is None:
             return
         now, state = report.started_at, read.state
-        before = self.store.snapshots()
+        read_ids = {lead.item_id for lead in read.read.items}
+        scope = self._scope(read, now)
+        before = self.store.snapshots(None if scope is None else scope | read_ids)
         report.transitions = self._log_transitions(before, read.read.items, record=True)
         self.store.save_snapshots(read.read.items, complete=read.read.complete)
+        # Before the watermark moves: what was read is planned, in this cycle or a later one.
+        self.store.mark_unsettled(read_ids, now)
         board = BoardState(
             self.board_id,
             first_cycle_at=state.first_cycle_at if state else now,
@@ -287,7 +293,7 @@ class SyncService:
             if not self.options.adopt_existing:
                 self._refuse_if_worked_before(leads)
             self.store.save_fact(INSTANCE, {"id": uuid.uuid4().hex, "created_at": now.isoformat()})
-        ledger = self._ledger()
+        ledger = self._ledger(None if scope is None else set(leads))
         situation = self._situation(state, now, ledger)
         adopting = situation.adopting and situation.backfill != set(self.pipeline.effects)
         if not adopting:
@@ -304,6 +310,7 @@ class SyncService:
                 report.error = f"item {item_id}: unexpected {type(error).__name__}: {error}"
                 log.exception("lead_failed", item_id=item_id)
         held = self.guard.check(plan, ledger, now, report)
+        settled: list[str] = []
         for item_id, decisions in plan.items():
             if _stopped(stop, deadline, self.now()):
                 report.interrupted = True
@@ -323,6 +330,9 @@ class SyncService:
             except Exception as error:  # one lead must never stop the others
                 report.error = f"item {item_id}: unexpected {type(error).__name__}: {error}"
                 log.exception("lead_failed", item_id=item_id)
+                continue
+            if not held.get(item_id) and not report.interrupted:
+                settled.append(item_id)
         if not report.interrupted:
             # Only a cycle that met every lead records what it met: if it stopped half way,
             # the next one adopts the rest instead of acting on last year's leads.
@@ -330,15 +340,32 @@ class SyncService:
                 self.store.save_board_state(board)
             self.store.save_fact(TRIGGERS, history.to_document(self.triggers))
             self.guard.consume()
+        # A lead whose decisions were all applied (even if an effect failed: its due time
+        # brings it back) needs no plan until the board or the ledger says otherwise.
+        self.store.settle(settled)
         if read.full:
             self._refresh(ledger)
-        telemetry.PARKED.set(
-            sum(
-                e.state is EffectState.PARKED
-                for entries in ledger.values()
-                for e in entries.values()
-            )
-        )
+        telemetry.PARKED.set(self.store.count_in_state(EffectState.PARKED))
+
+    def _scope(self, read: _Read, now: datetime) -> set[str] | None:
+        """The leads an incremental cycle plans, or None for every lead.
+
+        What can act without a full plan: items read now, items read earlier whose plan was
+        not finished (a stopped or killed cycle, a held mass action), and items with an
+        effect due (running, pending after a retry, waiting for input, failed and due). So a
+        quiet cycle costs what changed and what is due, not the size of the board. A full
+        read, a first meeting, a backfill or a changed pipeline plans every lead.
+        """
+        recorded = self.store.fact(TRIGGERS)
+        if (
+            read.full
+            or read.state is None
+            or self.options.backfill
+            or self.options.backfill_effects
+            or recorded != history.to_document(self.triggers)
+        ):
+            return None
+        return self.store.unsettled_items() | self.store.due_items(now)
 
     def _refuse_if_worked_before(self, leads: Mapping[str, Lead], sample: int = 5) -> None:
         """A new state database for a board with leadbridge's objects on it would treat every

@@ -110,7 +110,8 @@ def _lead(row: Any) -> LeadRow:
     )
 
 
-def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+def chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    """``values`` in slices small enough for one IN list (SQLite caps bound parameters)."""
     for start in range(0, len(values), _CHUNK):
         yield values[start : start + _CHUNK]
 
@@ -267,7 +268,7 @@ class StatusQueries:
         ledger = schema.ledger
         found: dict[str, list[LedgerEntry]] = {item_id: [] for item_id in item_ids}
         with self.engine.connect() as connection:
-            for chunk in _chunks(list(item_ids)):
+            for chunk in chunks(list(item_ids)):
                 rows = connection.execute(
                     select(ledger).where(ledger.c.item_id.in_(list(chunk)))
                 ).all()
@@ -291,7 +292,7 @@ class StatusQueries:
         items = schema.items
         found: dict[str, str] = {}
         with self.engine.connect() as connection:
-            for chunk in _chunks(list(item_ids)):
+            for chunk in chunks(list(item_ids)):
                 rows = connection.execute(
                     select(items.c.item_id, items.c.name).where(items.c.item_id.in_(list(chunk)))
                 ).all()

@@ -181,6 +181,27 @@ def _history(connection: Connection) -> None:
         table.create(connection, checkfirst=True)
 
 
+#: Items read from the board whose decisions are not yet all applied (migration 5). A cycle
+#: marks what it read here before it moves the watermark and clears each item once its lead
+#: is planned and applied, so an incremental cycle that was stopped or killed half way still
+#: leaves nothing behind: the next one plans these even though no read returns them again.
+unsettled = Table(
+    "unsettled",
+    metadata,
+    Column("item_id", String(64), primary_key=True),
+    Column("since", DateTime(timezone=True), nullable=False),
+)
+
+#: The due-time index: an incremental cycle asks for the ledger rows that can act without a
+#: board change (running, pending, waiting, or failed and due), not for the whole ledger.
+ledger_due = Index("ix_ledger_due", ledger.c.state, ledger.c.next_attempt_at)
+
+
+def _unsettled(connection: Connection) -> None:
+    unsettled.create(connection, checkfirst=True)
+    ledger_due.create(connection, checkfirst=True)
+
+
 Migration = tuple[int, str, Callable[[Connection], None]]
 
 #: Append only. Never edit a migration that has shipped: add the next one.
@@ -189,6 +210,11 @@ MIGRATIONS: list[Migration] = [
     (2, "board facts: the pipeline in force, held mass actions", _board_facts),
     (3, "fencing: ledger epoch and owner, runner lock epoch", _fencing),
     (4, "history: status changes and effect attempts, for the status page", _history),
+    (
+        5,
+        "unsettled items and the ledger's due-time index: cycles that scale with change",
+        _unsettled,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

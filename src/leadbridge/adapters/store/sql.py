@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    or_,
     select,
     text,
     update,
@@ -23,8 +24,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from leadbridge.adapters.store import schema
-from leadbridge.adapters.store.queries import as_utc, ledger_entry
-from leadbridge.domain.ledger import LedgerEntry
+from leadbridge.adapters.store.queries import as_utc, chunks, ledger_entry
+from leadbridge.domain.ledger import EffectState, LedgerEntry
 from leadbridge.domain.model import Lead
 from leadbridge.domain.ports import BoardState, RunRecord
 from leadbridge.domain.timeline import EffectAttempt, StatusChange
@@ -142,20 +143,27 @@ class SqlStateStore:
 
     # ------------------------------------------------------------ snapshots
 
-    def snapshots(self) -> dict[str, Lead]:
+    def snapshots(self, item_ids: Collection[str] | None = None) -> dict[str, Lead]:
+        table = schema.items
+        query = select(table).where(table.c.present.is_(True))
         with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(schema.items).where(schema.items.c.present.is_(True))
-            ).all()
+            if item_ids is None:
+                rows = connection.execute(query).all()
+            else:
+                rows = [
+                    row
+                    for chunk in chunks(sorted(item_ids))
+                    for row in connection.execute(query.where(table.c.item_id.in_(chunk))).all()
+                ]
         return {
             row.item_id: Lead(row.item_id, row.name, dict(row.item_values), row.url) for row in rows
         }
 
     def save_snapshots(self, leads: Sequence[Lead], *, complete: bool) -> None:
+        """Upsert by item, so that a quiet read of a few items touches only those rows."""
         now = _now()
         table = schema.items
         with self.engine.begin() as connection:
-            known = set(connection.execute(select(table.c.item_id)).scalars())
             for lead in leads:
                 values = {
                     "name": lead.name,
@@ -164,11 +172,10 @@ class SqlStateStore:
                     "present": True,
                     "seen_at": now,
                 }
-                if lead.item_id in known:
-                    connection.execute(
-                        update(table).where(table.c.item_id == lead.item_id).values(**values)
-                    )
-                else:
+                updated = connection.execute(
+                    update(table).where(table.c.item_id == lead.item_id).values(**values)
+                ).rowcount
+                if not updated:
                     connection.execute(table.insert().values(item_id=lead.item_id, **values))
             if complete:
                 seen = [lead.item_id for lead in leads]
@@ -200,6 +207,64 @@ class SqlStateStore:
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
         return [ledger_entry(row) for row in rows]
+
+    def ledger_of(self, item_ids: Collection[str]) -> list[LedgerEntry]:
+        table = schema.ledger
+        entries: list[LedgerEntry] = []
+        with self.engine.connect() as connection:
+            for chunk in chunks(sorted(item_ids)):
+                query = select(table).where(table.c.item_id.in_(chunk))
+                entries += [ledger_entry(row) for row in connection.execute(query).all()]
+        return sorted(entries, key=lambda entry: (entry.item_id, entry.effect))
+
+    def due_items(self, now: datetime) -> set[str]:
+        table = schema.ledger
+        always = [EffectState.RUNNING.value, EffectState.PENDING.value, EffectState.WAITING.value]
+        query = (
+            select(table.c.item_id)
+            .where(
+                or_(
+                    table.c.state.in_(always),
+                    and_(
+                        table.c.state == EffectState.FAILED.value,
+                        or_(table.c.next_attempt_at.is_(None), table.c.next_attempt_at <= now),
+                    ),
+                )
+            )
+            .distinct()
+        )
+        with self.engine.connect() as connection:
+            return set(connection.execute(query).scalars())
+
+    def count_in_state(self, state: EffectState) -> int:
+        table = schema.ledger
+        query = select(func.count()).select_from(table).where(table.c.state == state.value)
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def unsettled_items(self) -> set[str]:
+        with self.engine.connect() as connection:
+            return set(connection.execute(select(schema.unsettled.c.item_id)).scalars())
+
+    def mark_unsettled(self, item_ids: Collection[str], since: datetime) -> None:
+        table = schema.unsettled
+        with self.engine.begin() as connection:
+            known = set()
+            for chunk in chunks(sorted(item_ids)):
+                known |= set(
+                    connection.execute(
+                        select(table.c.item_id).where(table.c.item_id.in_(chunk))
+                    ).scalars()
+                )
+            new = [{"item_id": item, "since": since} for item in item_ids if item not in known]
+            if new:
+                connection.execute(table.insert(), new)
+
+    def settle(self, item_ids: Collection[str]) -> None:
+        table = schema.unsettled
+        with self.engine.begin() as connection:
+            for chunk in chunks(sorted(item_ids)):
+                connection.execute(delete(table).where(table.c.item_id.in_(chunk)))
 
     def save_entry(self, entry: LedgerEntry, expected: LedgerEntry | None) -> bool:
         table = schema.ledger
