@@ -69,6 +69,10 @@ class _BuiltOnFirstUse(Mapping[str, Any]):
             self._built[name] = _build_port(self._ports[name], self._settings)
         return self._built[name]
 
+    def __contains__(self, name: object) -> bool:
+        # Mapping's own asks for the item, which would build the adapter.
+        return name in self._ports
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._ports)
 

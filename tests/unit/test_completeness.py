@@ -146,3 +146,23 @@ def test_a_contract_filed_in_time_is_done_without_a_note(h: Harness) -> None:
     h.cycle()
     assert h.entry("8", "check_signed_contract").state is EffectState.DONE
     assert not any("check that a file" in n for n in h.board.notes.get("8", []))
+
+
+def test_before_it_is_due_the_folder_is_listed_hourly_not_every_cycle(h: Harness) -> None:
+    """A file put into Drive changes nothing on the board, so the check looks by the clock:
+    a quiet cycle in between costs no Drive call (and loads no Drive client)."""
+    h.board.put(
+        lead("9", triage_status="In Scope", negotiation_status="Contract Signed", **MANIAC_T)
+    )
+    h.cycle()
+    listed = h.drive.count("list_files")
+    entry = h.entry("9", "check_signed_contract")
+    assert entry.state is EffectState.WAITING
+    assert entry.next_attempt_at == h.now + timedelta(hours=1)
+    for _ in range(5):
+        h.advance(120)
+        h.cycle()
+    assert h.drive.count("list_files") == listed
+    h.advance(3600)
+    h.cycle()
+    assert h.drive.count("list_files") == listed + 1

@@ -183,8 +183,10 @@ def test_a_client_that_cannot_be_set_up_is_reported_without_traceback(
     data["state"]["url"] = f"sqlite:///{tmp_path / 'state.db'}"
     data["google"]["service_account_file"] = str(tmp_path / "no-such-key.json")
     monkeypatch.setenv("LEADBRIDGE_SECRETS_DIR", str(secrets_dir))
-    code = main(["--config", str(_write(tmp_path, data)), "sync", "--once"])
-    output = capsys.readouterr().err
+    # A cycle builds the Google client only when an effect needs it; `check` builds them all.
+    code = main(["--config", str(_write(tmp_path, data)), "check"])
+    captured = capsys.readouterr()
+    output = captured.out + captured.err
     assert code == 1
     assert "no-such-key.json" in output
     assert "Traceback" not in output

@@ -65,6 +65,10 @@ PROBES: dict[str, tuple[str, dict[str, Any]]] = {
     "backfill": ("backfill", {}),
     "skip": ("skip", {"reason": "lead moved away"}),
     "wait": ("wait", {"reason": "no folder link on the item", "not_acted": True}),
+    "wait_until": (
+        "wait",
+        {"reason": "not due yet", "not_acted": True, "until": T0 + timedelta(hours=1)},
+    ),
 }
 
 refs = st.dictionaries(
@@ -104,6 +108,11 @@ ARG_STRATEGIES: dict[str, dict[str, st.SearchStrategy[Any]]] = {
     "backfill": {},
     "skip": {"reason": errors},
     "wait": {"reason": errors, "not_acted": st.booleans()},
+    "wait_until": {
+        "reason": errors,
+        "not_acted": st.booleans(),
+        "until": st.sampled_from([T0 + timedelta(hours=1), T0 + timedelta(days=3)]),
+    },
 }
 
 
@@ -169,7 +178,7 @@ def expected(
             attempts=entry.attempts - 1,  # entered from RUNNING only, so attempts >= 1
             last_error=args["reason"],
             ref={**entry.ref, ATTEMPTED: False} if args["not_acted"] else entry.ref,
-            next_attempt_at=None,
+            next_attempt_at=args.get("until"),
             updated_at=now,
         )
     raise AssertionError(op)
@@ -191,7 +200,9 @@ def call(op: str, entry: LedgerEntry, now: datetime, policy: RetryPolicy, **args
         "adopt": lambda: entry.adopt(now, args.get("ref")),
         "backfill": lambda: entry.backfill(now),
         "skip": lambda: entry.skip(args["reason"], now),
-        "wait": lambda: entry.wait(args["reason"], now, not_acted=args["not_acted"]),
+        "wait": lambda: entry.wait(
+            args["reason"], now, not_acted=args["not_acted"], until=args.get("until")
+        ),
     }
     return methods[op]()
 
@@ -344,7 +355,7 @@ class LedgerMachine(RuleBasedStateMachine):
             )
             assert 1 <= entry.attempts < self.policy.max_attempts
             assert entry.last_error
-        if entry.state in (S.PARKED, S.DONE, S.PENDING, S.WAITING):
+        if entry.state in (S.PARKED, S.DONE, S.PENDING):
             assert entry.next_attempt_at is None
         if entry.state in (S.PARKED, S.WAITING):
             assert entry.last_error
@@ -353,8 +364,11 @@ class LedgerMachine(RuleBasedStateMachine):
     def is_due_follows_the_state(self) -> None:
         entry = self.entry
         due = entry.is_due(self.now)
-        if entry.state in (S.PENDING, S.RUNNING, S.WAITING):
-            assert due is True  # a waiting effect looks at the board again every cycle
+        if entry.state in (S.PENDING, S.RUNNING):
+            assert due is True
+        elif entry.state is S.WAITING:
+            # Every cycle, or not before the time the effect asked to look again.
+            assert due is (entry.next_attempt_at is None or entry.next_attempt_at <= self.now)
         elif entry.state is S.FAILED:
             assert entry.next_attempt_at is not None
             assert due is (entry.next_attempt_at <= self.now)

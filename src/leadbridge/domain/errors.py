@@ -7,6 +7,7 @@ retry, backoff and parking from a single place without knowing any vendor's erro
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 
@@ -72,7 +73,8 @@ class MissingInput(TransientError):
 
     ``quiet``: nothing is said on the item, and ``status`` does not count it as needing a
     person yet (a file that is not due before a deadline); ``ref`` is kept in the effect's
-    ledger reference while it waits (when it first became due).
+    ledger reference while it waits (when it first became due). ``look_again_at``: not
+    before then (what is missing is not on the board, so no board change can bring it).
     """
 
     def __init__(
@@ -83,7 +85,9 @@ class MissingInput(TransientError):
         fix: str = "",
         quiet: bool = False,
         ref: Mapping[str, Any] | None = None,
+        look_again_at: datetime | None = None,
     ) -> None:
         self.quiet = quiet
         self.ref: Mapping[str, Any] = dict(ref or {})
+        self.look_again_at = look_again_at
         super().__init__(service, message, fix=fix, not_acted=True)

@@ -89,9 +89,9 @@ class LedgerEntry:
     owner: str = ""
 
     def is_due(self, now: datetime) -> bool:
-        if self.state in (EffectState.PENDING, EffectState.RUNNING, EffectState.WAITING):
+        if self.state in (EffectState.PENDING, EffectState.RUNNING):
             return True
-        if self.state is EffectState.FAILED:
+        if self.state in (EffectState.FAILED, EffectState.WAITING):
             return self.next_attempt_at is None or self.next_attempt_at <= now
         return False
 
@@ -171,10 +171,12 @@ class LedgerEntry:
         *,
         not_acted: bool = False,
         ref: Mapping[str, Any] | None = None,
+        until: datetime | None = None,
     ) -> LedgerEntry:
-        """An input only people can give is missing: try again next cycle, as if this attempt
-        had not been made (it does not count towards ``max_attempts``). ``reason`` says what
-        is missing; the caller tells people once, when it changes."""
+        """An input only people can give is missing: try again next cycle (or not before
+        ``until``), as if this attempt had not been made (it does not count towards
+        ``max_attempts``). ``reason`` says what is missing; the caller tells people once,
+        when it changes."""
         ref = {**self.ref, **(ref or {})}
         if not_acted:
             ref[ATTEMPTED] = False
@@ -184,7 +186,7 @@ class LedgerEntry:
             attempts=max(self.attempts - 1, 0),
             last_error=reason,
             ref=ref,
-            next_attempt_at=None,
+            next_attempt_at=until,
             updated_at=now,
         )
 

@@ -221,8 +221,8 @@ class StateStore(Protocol):
         ...
 
     def due_items(self, now: datetime) -> set[str]:
-        """Items with an effect that may act without a board change: running, pending,
-        waiting for input, or failed and due by ``now``."""
+        """Items with an effect that may act without a board change: running, pending, or
+        failed or waiting for input and due by ``now``."""
         ...
 
     def count_in_state(self, state: EffectState) -> int:

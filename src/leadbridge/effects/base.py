@@ -81,8 +81,9 @@ class EffectContext(Generic[P]):
     today: date
     pipeline: Pipeline
     board: Board
-    #: The adapter of the kind's port (None when the kind needs none).
-    port: Any
+    #: Gives the adapter of the kind's port (None when the kind needs none), built when
+    #: first asked for: an effect that only finds it must wait loads no SDK.
+    port_factory: Callable[[], Any]
     #: What the kind derived from the deployment's settings (see ``EffectKind.environment``).
     env: Mapping[str, Any]
     #: True when the previous attempt was interrupted mid-call (entry found RUNNING).
@@ -92,6 +93,10 @@ class EffectContext(Generic[P]):
     previously_attempted: bool = False
     #: The cycle's clock (None only in contexts built outside a cycle).
     now: datetime | None = None
+
+    @property
+    def port(self) -> Any:
+        return self.port_factory()
 
     def context(self) -> dict[str, str]:
         return template_context(self.lead, self.links, self.today)

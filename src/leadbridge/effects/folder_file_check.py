@@ -26,6 +26,10 @@ from leadbridge.effects.services import DRIVE
 DUE_SINCE = "due_since"
 
 
+#: How often a check that is not due yet looks for the file.
+QUIET_LOOK_EVERY = timedelta(hours=1)
+
+
 class FolderFileCheckParams(EffectParams):
     kind: Literal["folder_file_check"]
     folder_effect: str
@@ -85,11 +89,14 @@ class FolderFileCheck(EffectKind[FolderFileCheckParams]):
         deadline = since + timedelta(days=ctx.params.within_days)
         ref = {DUE_SINCE: since.isoformat()}
         if now < deadline:
+            # A file put into Drive changes nothing on the board: look hourly until it is
+            # due, rather than listing the folder in every cycle for two weeks.
             return MissingInput(
                 "leadbridge",
                 f"not due before {deadline.isoformat(timespec='minutes')}.",
                 quiet=True,
                 ref=ref,
+                look_again_at=min(deadline, now + QUIET_LOOK_EVERY),
             )
         return MissingInput("leadbridge", message, fix=fix, ref=ref)
 

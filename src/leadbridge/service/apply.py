@@ -201,7 +201,7 @@ class EffectRunner:
             today=self.now().date(),
             pipeline=self.pipeline,
             board=self.ports.board,
-            port=self.ports.for_kind(spec.kind),
+            port_factory=lambda: self.ports.for_kind(spec.kind),
             env=self.env.get(spec.kind, {}),
             interrupted=interrupted,
             previously_attempted=attempted,
@@ -290,6 +290,7 @@ class EffectRunner:
             self.now(),
             not_acted=missing.not_acted,
             ref={**missing.ref, QUIET: missing.quiet},
+            until=missing.look_again_at,
         )
         if not self.store.save_entry(waiting, current):
             return current, self._ended(lead, current, "superseded", message, started)

@@ -219,14 +219,15 @@ class SqlStateStore:
 
     def due_items(self, now: datetime) -> set[str]:
         table = schema.ledger
-        always = [EffectState.RUNNING.value, EffectState.PENDING.value, EffectState.WAITING.value]
+        always = [EffectState.RUNNING.value, EffectState.PENDING.value]
+        timed = [EffectState.FAILED.value, EffectState.WAITING.value]
         query = (
             select(table.c.item_id)
             .where(
                 or_(
                     table.c.state.in_(always),
                     and_(
-                        table.c.state == EffectState.FAILED.value,
+                        table.c.state.in_(timed),
                         or_(table.c.next_attempt_at.is_(None), table.c.next_attempt_at <= now),
                     ),
                 )
