@@ -6,6 +6,11 @@ quiet poll (nothing changed since) and a later full reconcile. monday requests a
 come from the run leadbridge records, cross-checked against the sandbox's request counter;
 CPU seconds (user + system) and peak memory (max RSS) are the child's own, from ``wait4``.
 
+Between them, "quiet cycle in a service" is what ``leadbridge run`` spends on a quiet tick:
+one SyncService built once in this process, as the service builds it, then the median of
+several quiet cycles; CPU is the cycle thread's own (``thread_time``), not the sandbox's,
+which answers on other threads of this process. Last, the start-up of ``leadbridge --help``.
+
     python benchmarks/run.py [--sizes 100 1000 10000]
 
 Not part of the test suite: figures depend on the machine. Prints a table, then the same as
@@ -18,7 +23,9 @@ import argparse
 import json
 import os
 import random
+import resource
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,7 +41,9 @@ from leadbridge.sandbox.world import default_columns
 SIZES = (100, 1_000, 10_000)
 #: Seeded leads are this old, so a quiet poll's look-back (watermark skew) finds none of them.
 AGE = timedelta(days=2)
-CASES = ("first full read", "quiet poll", "full reconcile")
+CASES = ("first full read", "quiet poll", "quiet cycle in a service", "full reconcile")
+#: Quiet cycles measured in the long-running case; the median is reported.
+SERVICE_CYCLES = 7
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,9 @@ def measure(count: int, workdir: Path, seed_value: int) -> list[Measure]:
         env["LEADBRIDGE_SECRETS_DIR"] = str(config.secrets_dir)
         base = [sys.executable, "-m", "leadbridge", "--config", str(config.path)]
         for case in CASES:
+            if case == "quiet cycle in a service":
+                results.append(quiet_cycle_in_a_service(count, config.path, config.secrets_dir))
+                continue
             if case == "full reconcile":
                 # As if the last full read were more than full_reconcile_minutes ago.
                 with sqlite3.connect(database) as connection:
@@ -147,6 +159,53 @@ def measure(count: int, workdir: Path, seed_value: int) -> list[Measure]:
                 )
             )
     return results
+
+
+def quiet_cycle_in_a_service(count: int, config: Path, secrets: Path) -> Measure:
+    """Median wall and thread CPU of quiet cycles of one service built once, and the
+    process's peak RSS so far (this process also holds the sandbox's board)."""
+    from leadbridge.bootstrap import build_sync_service
+    from leadbridge.logs import configure_logging
+    from leadbridge.settings import load_settings
+
+    with open(os.devnull, "w") as quiet:
+        configure_logging(stream=quiet)
+        service = build_sync_service(load_settings(config, secrets_dir=secrets))
+        walls, cpus, reports = [], [], []
+        for _ in range(SERVICE_CYCLES):
+            wall, cpu = time.perf_counter(), time.thread_time()
+            reports.append(service.run_cycle())
+            cpus.append(time.thread_time() - cpu)
+            walls.append(time.perf_counter() - wall)
+        service.store.close()
+    last = reports[-1]
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    requests = sum(report.requests for report in reports) // len(reports)
+    return Measure(
+        count,
+        "quiet cycle in a service",
+        last.items_read,
+        requests,
+        last.complexity,
+        requests,
+        statistics.median(walls),
+        statistics.median(cpus),
+        rss,
+    )
+
+
+def help_start_up(runs: int = 7) -> tuple[float, float]:
+    """Median wall and CPU seconds of ``leadbridge --help`` in a new process."""
+    walls, cpus = [], []
+    for _ in range(runs):
+        started = time.monotonic()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "leadbridge", "--help"], stdout=subprocess.DEVNULL
+        )
+        _, _, usage = os.wait4(process.pid, 0)
+        walls.append(time.monotonic() - started)
+        cpus.append(usage.ru_utime + usage.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 HEADERS = (
@@ -208,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     print(plain_table(table))
     print()
     print(markdown_table(table))
+    wall, cpu = help_start_up()
+    print(f"\nleadbridge --help: {wall:.3f} s wall, {cpu:.3f} s CPU (median of 7)")
     return 0
 
 

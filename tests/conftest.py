@@ -15,6 +15,28 @@ from tests.postgres import POSTGRES_ENV, postgres_url
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = REPO / "config" / "leadbridge.example.yaml"
+#: What an operator writes in place of each placeholder the example ships (the commands that
+#: talk to the services refuse the placeholders; ``settings.placeholders``).
+FILLED_IN = {
+    "sales@example.org": "sales@2i2c.example",
+    "icsi.example.org": "icsi.example",
+    "forms.example.org": "forms.2i2c.example",
+    "smtp.example.org": "smtp.2i2c.example",
+    '"1234567890"': '"4711000001"',
+    "0AbCdEfLeadsFolder": "1LeadsFolderOf2i2c",
+    "0AbCdEfSharedDrive": "0ASharedDriveOf2i2c",
+    "1PricingSheetTemplateId": "1PricingSheetOf2i2c",
+    "1PriceQuoteTemplateId": "1PriceQuoteOf2i2c",
+}
+
+
+def filled_example_text() -> str:
+    """The example configuration with every placeholder filled in, as a deployment has it."""
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    for placeholder, value in FILLED_IN.items():
+        assert placeholder in text, f"the example no longer has {placeholder}"
+        text = text.replace(placeholder, value)
+    return text
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:

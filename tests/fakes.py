@@ -13,13 +13,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from leadbridge.domain.errors import ExternalError
-from leadbridge.domain.model import ColumnValue, Lead, rendered
+from leadbridge.domain.model import Lead, rendered
 from leadbridge.domain.ports import (
     ApiUsage,
     BoardRead,
+    ColumnWrite,
+    CurrentValues,
     DriveFile,
     DriveTag,
     IssueRef,
+    ItemNote,
     OutgoingMail,
     hub_marker,
 )
@@ -67,9 +70,20 @@ class FakeBase:
 
 @dataclass
 class FakeBoard(FakeBase):
+    """One recorded call per request, as monday counts them: a batch of write-backs is one
+    ``write_columns`` call, whatever its size (``written`` lists the single writes).
+
+    A scripted failure of ``read_columns``, ``write_columns`` or ``post_notes`` fails the
+    whole batch, as a failed request does; ``refusing`` makes monday refuse every write and
+    note for one item while the rest of the batch goes through, as one failing alias does.
+    """
+
     items: dict[str, Lead] = field(default_factory=dict)
     notes: dict[str, list[str]] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)
+    refusing: dict[str, ExternalError] = field(default_factory=dict)
+    written: list[ColumnWrite] = field(default_factory=list)
+    posted: list[ItemNote] = field(default_factory=list)
     _clock: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def put(self, lead: Lead) -> None:
@@ -88,23 +102,47 @@ class FakeBoard(FakeBase):
         top = max(self.versions.values(), default=0)
         return BoardRead(items=changed, watermark=str(top), complete=since is None)
 
-    def read_values(self, item_id: str, columns: Sequence[str]) -> Mapping[str, str]:
-        self._enter("read_values", item_id, tuple(columns))
-        lead = self.items[item_id]
-        return {column: lead.value(column) for column in columns}
+    def read_columns(self, wanted: Mapping[str, Sequence[str]]) -> CurrentValues:
+        try:
+            failure = self._enter("read_columns", {i: tuple(c) for i, c in wanted.items()})
+        except ExternalError as error:
+            return dict.fromkeys(wanted, error)
+        found: dict[str, Mapping[str, str] | ExternalError] = {}
+        for item_id, columns in wanted.items():
+            lead = self.items[item_id]
+            found[item_id] = failure.error if failure else {c: lead.value(c) for c in columns}
+        return found
 
-    def write_values(self, item_id: str, values: Mapping[str, ColumnValue]) -> None:
-        failure = self._enter("write_values", item_id, dict(values))
-        lead = self.items[item_id]
-        shown = {column: rendered(value) for column, value in values.items()}
-        self.items[item_id] = replace(lead, values={**lead.values, **shown})
-        self.versions[item_id] = next(self._clock)
-        self._leave(failure)
+    def write_columns(self, writes: Sequence[ColumnWrite]) -> list[ExternalError | None]:
+        try:
+            failure = self._enter("write_columns", tuple(writes))
+        except ExternalError as error:
+            return [error] * len(writes)
+        results: list[ExternalError | None] = []
+        for write in writes:
+            refused = self.refusing.get(write.item_id)
+            if refused is None:
+                self.written.append(write)
+                lead = self.items[write.item_id]
+                shown = {column: rendered(value) for column, value in write.values.items()}
+                self.items[write.item_id] = replace(lead, values={**lead.values, **shown})
+                self.versions[write.item_id] = next(self._clock)
+            results.append(refused or (failure.error if failure else None))
+        return results
 
-    def post_note(self, item_id: str, text: str) -> None:
-        failure = self._enter("post_note", item_id, text)
-        self.notes.setdefault(item_id, []).append(text)
-        self._leave(failure)
+    def post_notes(self, notes: Sequence[ItemNote]) -> list[ExternalError | None]:
+        try:
+            failure = self._enter("post_notes", tuple(notes))
+        except ExternalError as error:
+            return [error] * len(notes)
+        results: list[ExternalError | None] = []
+        for note in notes:
+            refused = self.refusing.get(note.item_id)
+            if refused is None:
+                self.posted.append(note)
+                self.notes.setdefault(note.item_id, []).append(note.text)
+            results.append(refused or (failure.error if failure else None))
+        return results
 
     def usage(self) -> ApiUsage:
         return ApiUsage(requests=len(self.calls))

@@ -11,8 +11,9 @@ import importlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from leadbridge.adapters.store.check import StoreCheck, check_store
 from leadbridge.adapters.store.sql import SqlStateStore
 from leadbridge.domain.errors import ExternalError
 from leadbridge.domain.ledger import RetryPolicy
@@ -24,6 +25,9 @@ from leadbridge.service.alerts import Alerts
 from leadbridge.service.apply import Ports
 from leadbridge.service.sync import SyncOptions, SyncService
 from leadbridge.settings import ConfigError, Settings
+
+if TYPE_CHECKING:  # built by ``build_webhook_registry``, on first use
+    from leadbridge.adapters.monday.webhooks import MondayWebhooks
 
 
 @dataclass(frozen=True)
@@ -85,13 +89,15 @@ def build_adapters(settings: Settings) -> Adapters:
 
 
 def live_checks(settings: Settings) -> list[CheckFinding]:
-    """Every adapter's own check; one that cannot even be built is one failed finding."""
+    """The machine's (state database, runner lock, HTTP port), then every adapter's own
+    check; an adapter that cannot even be built is one failed finding."""
+    store = check_store(settings.state.url)
+    findings: list[CheckFinding] = [*store.findings, _port_finding(settings, store)]
     builders: list[tuple[str, Callable[[], LiveCheck]]] = [("monday", lambda: _board(settings))]
     builders += [
         (port.service, lambda port=port: _build_port(port, settings))
         for port in _ports(settings).values()
     ]
-    findings: list[CheckFinding] = []
     for service, build in builders:
         try:
             adapter = build()
@@ -101,7 +107,77 @@ def live_checks(settings: Settings) -> list[CheckFinding]:
             )
             continue
         findings.extend(adapter.check())
+    if settings.monday.webhook.enabled:
+        findings.extend(webhook_checks(settings))
     return findings
+
+
+def build_webhook_registry(settings: Settings) -> MondayWebhooks:
+    from leadbridge.adapters.monday.webhooks import MondayWebhooks
+
+    return MondayWebhooks.from_settings(settings)
+
+
+def webhook_checks(settings: Settings) -> list[CheckFinding]:
+    """The board's webhooks, and any of leadbridge's missing (``monday.webhook`` is on).
+
+    Which are leadbridge's is in the state database: monday does not list their URLs.
+    """
+    from leadbridge.service.webhooks import wanted_webhooks, webhook_findings
+
+    webhook = settings.monday.webhook
+    try:
+        registry = build_webhook_registry(settings)
+    except ExternalError as error:
+        return [CheckFinding("monday", "webhooks", False, error.message, error.fix)]
+    try:
+        store = open_store(settings)
+    except Exception as error:
+        registry.close()
+        return [
+            CheckFinding(
+                "monday",
+                "webhooks",
+                False,
+                f"the state database, which records leadbridge's webhooks, cannot be opened "
+                f"({type(error).__name__})",
+                "check state.url",
+            )
+        ]
+    try:
+        return webhook_findings(
+            registry,
+            store,
+            url=webhook.url(),
+            wanted=wanted_webhooks(settings.columns),
+            recheck_seconds=webhook.recheck_seconds,
+        )
+    except ExternalError as error:
+        return [CheckFinding("monday", "webhooks", False, error.message, error.fix)]
+    finally:
+        registry.close()
+        store.close()
+
+
+def _port_finding(settings: Settings, store: StoreCheck) -> CheckFinding:
+    """Whether ``run`` can listen on its port. Taken while another leadbridge holds the
+    runner lock is what a check beside the running service (in its container) finds."""
+    from leadbridge.settings.environment import port_problem
+
+    host, port = settings.service.http_host, settings.service.http_port
+    what = f"HTTP port {host}:{port}"
+    problem = port_problem(host, port)
+    if problem is None:
+        return CheckFinding("service", what, True, "free" if port else "0: run picks a free one")
+    if store.lock_held_elsewhere:
+        return CheckFinding(
+            "service",
+            what,
+            True,
+            "in use while another leadbridge holds the runner lock: that one serves here",
+        )
+    detail, _, fix = problem.partition(" Fix: ")
+    return CheckFinding("service", what, False, detail, fix)
 
 
 def environment(settings: Settings) -> dict[str, Mapping[str, Any]]:
@@ -183,6 +259,7 @@ def build_sync_service(
         adopt_existing=adopt_existing,
         takeover_after=timedelta(seconds=settings.service.takeover_after_seconds),
         max_new_per_kind=settings.guard.max_new_per_kind,
+        write_back_recheck=timedelta(seconds=settings.monday.write_back_recheck_seconds),
     )
     return SyncService(
         board_id=settings.monday.board_id,

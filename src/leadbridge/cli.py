@@ -30,6 +30,7 @@ def _settings(args: argparse.Namespace, *, require_secrets: bool = True) -> Sett
     database (tokens, keys and what else only talking to a service needs may be missing)."""
     from leadbridge.settings import CONFIG_ENV, load_settings
     from leadbridge.settings.environment import state_directory_problems
+    from leadbridge.settings.placeholders import placeholder_problems
 
     path = args.config or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
     if path is None:
@@ -42,6 +43,10 @@ def _settings(args: argparse.Namespace, *, require_secrets: bool = True) -> Sett
     settings = load_settings(path, require_secrets=require_secrets)
     # The machine, before anything runs: a missing or read-only state directory.
     problems = state_directory_problems(settings.state.url)
+    if require_secrets:
+        # A command that talks to the services must not mail or copy to the example's
+        # made-up addresses and ids; one that reads only the state database may.
+        problems += placeholder_problems(settings.model_dump(mode="json"))
     if problems:
         raise ConfigError(problems)
     if not settings.rules:
@@ -311,6 +316,31 @@ def cmd_retry(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- init
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Write a configuration fitted to the board; needs no configuration file itself."""
+    from leadbridge.initial_config import InitRequest, interactive_terminal, run_init
+    from leadbridge.logs import configure_logging
+
+    # The read's own log lines (a refused token…) would repeat what init says in words.
+    configure_logging(stream=sys.stderr)
+    logging.getLogger().setLevel(logging.CRITICAL)
+    try:
+        return run_init(
+            InitRequest(args.board_id, args.token_file, args.output, args.force),
+            environ=os.environ,
+            interactive=interactive_terminal(),
+            out=sys.stdout,
+            today=datetime.now(UTC).date(),
+        )
+    except ConfigError as error:  # what was given cannot be used: nothing was written
+        for problem in error.problems:
+            print(f"leadbridge init: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
 # ---------------------------------------------------------------- check
 
 
@@ -332,6 +362,53 @@ def cmd_check(args: argparse.Namespace) -> int:
     failed = sum(not f.ok for f in findings)
     print(f"{len(findings) - failed} of {len(findings)} live checks passed.")
     return EXIT_OK if not failed else EXIT_FAILED
+
+
+# ---------------------------------------------------------------- webhooks
+
+
+def cmd_webhooks(args: argparse.Namespace) -> int:
+    """``list``: the board's webhooks, leadbridge's marked; ``remove``: delete leadbridge's
+    (those made for the configured public_url; with webhooks off, all it made), and say which.
+
+    monday does not list a webhook's URL, so leadbridge's are those it recorded in the state
+    database when it created them.
+    """
+    settings = _settings(args)
+    _quiet_logs(settings)
+    from leadbridge.bootstrap import build_webhook_registry, open_store
+    from leadbridge.service.webhooks import describe, list_webhooks, remove_webhooks
+
+    webhook = settings.monday.webhook
+    url = webhook.url() if webhook.enabled else None
+    board = settings.monday.board_id
+    registry = build_webhook_registry(settings)
+    store = open_store(settings)
+    try:
+        if args.action == "list":
+            listed = list_webhooks(registry, store, url=url)
+            if not listed:
+                print(f"Board {board} has no webhooks.")
+            for entry in listed:
+                owner = "leadbridge's" if entry.ours else "not leadbridge's"
+                print(f"{entry.webhook.id}  {describe(entry.webhook)}  ({owner})")
+            if not webhook.enabled:
+                print("Webhooks are off: monday.webhook.public_url is not set.")
+            return EXIT_OK
+        removed = remove_webhooks(registry, store, url=url)
+    finally:
+        registry.close()
+        store.close()
+    for gone in removed:
+        print(f"Removed webhook {gone.id} ({describe(gone)}).")
+    if not removed:
+        print(f"Board {board} has no webhook of leadbridge's to remove.")
+    if webhook.enabled:
+        print(
+            "`leadbridge run` creates them again at its next check while "
+            "monday.webhook.public_url is set: unset it to turn webhooks off."
+        )
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------- run, demo, sandbox
@@ -482,10 +559,51 @@ def build_parser() -> argparse.ArgumentParser:
         help="you checked that an earlier e-mail did not arrive: send it without asking",
     )
 
+    init_help = (
+        "Write a configuration for a monday board: its column ids and labels read from the "
+        "board, the rest the example's placeholders to fill in. Exit 1 when a column or label "
+        "was not found (the file is written all the same)."
+    )
+    init = commands.add_parser("init", help=init_help, description=init_help)
+    init.set_defaults(handler=cmd_init)
+    init.add_argument(
+        "--board-id",
+        metavar="ID",
+        help="the board's id, the number in its URL (default: $LEADBRIDGE_MONDAY__BOARD_ID, or "
+        "asked for)",
+    )
+    init.add_argument(
+        "--token-file",
+        type=Path,
+        metavar="PATH",
+        help="a file holding the monday API token (default: $LEADBRIDGE_MONDAY__TOKEN, then "
+        "$LEADBRIDGE_SECRETS_DIR/monday__token, then asked for without echo)",
+    )
+    init.add_argument(
+        "--output",
+        type=Path,
+        default=Path("leadbridge.yaml"),
+        metavar="PATH",
+        help="where to write the configuration (default: ./leadbridge.yaml)",
+    )
+    init.add_argument("--force", action="store_true", help="replace --output if it exists")
+
     check = add("check", cmd_check, "Validate the configuration, then the services it uses.")
     check.add_argument("--offline", action="store_true", help="only validate the configuration")
 
     add("run", cmd_run, "Run as a service: poll on a schedule, serve /healthz and /metrics.")
+
+    webhooks = add(
+        "webhooks",
+        cmd_webhooks,
+        "List the board's monday webhooks, or remove leadbridge's own (monday.webhook).",
+    )
+    webhooks.add_argument(
+        "action",
+        choices=("list", "remove"),
+        help="list: every webhook of the board, leadbridge's marked; remove: delete "
+        "leadbridge's, printing each",
+    )
 
     serve_ui = add(
         "serve-ui",

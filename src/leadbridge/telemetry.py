@@ -35,6 +35,12 @@ EFFECTS = Counter(
     "leadbridge_effects", "Effect attempts, by kind and outcome.", ["kind", "outcome"]
 )
 PARKED = Gauge("leadbridge_parked_effects", "Effects parked and waiting for a person.")
+WEBHOOK_DELIVERIES = Counter(
+    "leadbridge_webhook_deliveries",
+    "Webhook deliveries received, by outcome (poll, debounced, challenge, replay, own_change, "
+    "other_board, unverified, malformed, not_found).",
+    ["outcome"],
+)
 
 
 def count_request(service: str, outcome: str) -> None:

@@ -28,6 +28,7 @@ def test_benchmark_prints_a_table_for_the_smallest_board() -> None:
     assert [row.split(" | ")[1] for row in markdown] == [
         "first full read",
         "quiet poll",
+        "quiet cycle in a service",
         "full reconcile",
     ]
     quiet = markdown[1].split(" | ")

@@ -36,8 +36,12 @@ def test_check_passes_against_a_matching_sandbox(sandbox: Sandbox, tmp_path: Pat
     result = _check(write_sandbox_config(sandbox, tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "✗" not in result.stdout
-    for service in ("monday:", "google:", "mail:", "github:"):
+    for service in ("state:", "service:", "monday:", "google:", "mail:", "github:"):
         assert service in result.stdout
+    assert "✓ state: runner lock: free" in result.stdout
+    assert "✓ mail: Gmail scopes for sales@2i2c.example: gmail.send and gmail.readonly" in (
+        result.stdout
+    )
 
 
 @pytest.mark.e2e
@@ -60,3 +64,21 @@ def test_one_broken_service_does_not_hide_the_others(sandbox: Sandbox, tmp_path:
     assert "did you mean 'quote sent'" in out.lower().replace('"', "'")
     assert "✓ github:" in out  # checked although Google could not even be set up
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.e2e
+def test_a_gmail_scope_the_delegation_lacks_is_named(sandbox: Sandbox, tmp_path: Path) -> None:
+    readonly = "https://www.googleapis.com/auth/gmail.readonly"
+    sandbox.state.google.delegated_scopes.discard(readonly)
+
+    result = _check(write_sandbox_config(sandbox, tmp_path))
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    [line] = [x for x in result.stdout.splitlines() if x.startswith("✗")]
+    assert line.startswith(
+        f"✗ mail: Gmail scopes for sales@2i2c.example: domain-wide delegation does not grant "
+        f"{readonly}: without gmail.readonly leadbridge cannot look in sent mail"
+    )
+    assert "Fix: in the Admin console" in result.stdout
+    assert "✓ google: credentials" in result.stdout  # Drive acts as the account itself
+    assert "Traceback" not in result.stdout + result.stderr

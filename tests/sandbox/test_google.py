@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import google_auth_httplib2
 import httplib2
 import httpx
 import pytest
+from google.auth import crypt, jwt
 from google.oauth2 import service_account
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
@@ -307,3 +309,48 @@ def test_a_token_from_the_sandbox_works_directly(sandbox: Sandbox) -> None:
         headers={"Authorization": f"Bearer {token}"},
     )
     assert response.json()["emailAddress"] == SALES_MAILBOX
+
+
+def _token(sandbox: Sandbox, key_file: Path, scopes: list[str], subject: str | None) -> Any:
+    """The token endpoint's answer to a signed grant (google-auth keeps only the token)."""
+    token_uri = f"{sandbox.url}/google/token"
+    claims: dict[str, Any] = {
+        "iss": json.loads(key_file.read_text())["client_email"],
+        "aud": token_uri,
+        "scope": " ".join(scopes),
+        "iat": int(time.time()),
+        "exp": int(time.time()) + 3600,
+    }
+    if subject:
+        claims["sub"] = subject
+    assertion = jwt.encode(crypt.RSASigner.from_service_account_file(str(key_file)), claims)
+    return httpx.post(
+        token_uri,
+        data={"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion},
+        timeout=5,
+    )
+
+
+def test_the_token_answer_names_the_scopes_it_grants(sandbox: Sandbox, key_file: Path) -> None:
+    answer = _token(sandbox, key_file, SCOPES, SALES_MAILBOX)
+
+    assert answer.status_code == 200
+    assert answer.json()["scope"].split() == SCOPES
+
+
+def test_a_scope_the_delegation_lacks_refuses_the_whole_token(
+    sandbox: Sandbox, key_file: Path
+) -> None:
+    readonly = "https://www.googleapis.com/auth/gmail.readonly"
+    control = httpx.post(
+        f"{sandbox.url}/_sandbox/google/delegation", json={"scopes": SCOPES}, timeout=5
+    )
+    assert control.status_code == 200
+
+    refused = _token(sandbox, key_file, [*SCOPES, readonly], SALES_MAILBOX)
+    alone = _token(sandbox, key_file, SCOPES, SALES_MAILBOX)
+    as_itself = _token(sandbox, key_file, [*SCOPES, readonly], None)
+
+    assert refused.status_code == 401 and refused.json()["error"] == "unauthorized_client"
+    assert alone.status_code == 200
+    assert as_itself.status_code == 200  # no delegation: the service account acts as itself

@@ -12,7 +12,7 @@ from graphql import (
     GraphQLObjectType,
 )
 
-from leadbridge.adapters.monday.documents import ITEM_VALUES
+from leadbridge.adapters.monday.documents import ITEMS_VALUES
 from leadbridge.sandbox.monday_schema import reference_schema, sandbox_schema
 from leadbridge.sandbox.server import Sandbox
 from leadbridge.sandbox.state import SALES_USER, SERVICE_USER
@@ -351,7 +351,7 @@ def test_single_column_mutations_items_and_updates(
 def test_one_items_values_are_read_fresh_with_its_state(
     sandbox: Sandbox, monday: Monday, board_id: str
 ) -> None:
-    """The adapter's ``ItemValues``: only the asked columns, typed; gone items as monday has them."""
+    """The adapter's ``ItemsValues``: only the asked columns, typed; gone items as monday has them."""
     live, archived, deleted = _leads(sandbox, 3)
     set_values(
         sandbox.state,
@@ -364,7 +364,8 @@ def test_one_items_values_are_read_fresh_with_its_state(
     asked = ["status_triage", "link_folder", "email_contact"]
 
     def read(item_id: str) -> list[dict[str, object]]:
-        body = monday.post(ITEM_VALUES.text, {"item": item_id, "columns": asked}).json()
+        variables = {"items": [item_id], "limit": 1, "columns": asked}
+        body = monday.post(ITEMS_VALUES.text, variables).json()
         assert "errors" not in body, body
         assert body["data"]["complexity"]["query"] > 0
         return body["data"]["items"]

@@ -84,6 +84,11 @@ class ScriptedLock(RunnerLock):
     def is_held(self) -> bool:
         return self.held
 
+    def probe(self) -> bool:
+        if self.unreachable is not None:
+            raise self.unreachable
+        return self.held or not self.holder
+
     def holder_description(self) -> str:
         return self.holder
 

@@ -19,11 +19,43 @@ def _pacing(**service: object) -> PollPacing:
     return PollPacing.from_settings(ServiceSettings(**service))  # type: ignore[arg-type]
 
 
-def test_default_pace_leaves_half_of_a_small_plan_for_writes_and_pages() -> None:
+def test_default_pace_polls_every_2_minutes_in_business_hours_and_30_outside() -> None:
     pacing = _pacing()
-    assert pacing.interval_at(MONDAY_NOON_PARIS) == 180
-    assert pacing.polls_on_busiest_day() == 480
-    assert pacing.polls_on_busiest_day() <= Settings().monday.daily_call_limit / 2
+    assert pacing.interval_at(MONDAY_NOON_PARIS) == 120  # 11:00 UTC, business hours
+    assert pacing.interval_at(MONDAY_NOON_PARIS.replace(hour=8, minute=59)) == 1800
+    assert pacing.interval_at(MONDAY_NOON_PARIS.replace(hour=17)) == 1800
+    # 8 hours at 120 s and 16 at 1800 s: within a third of a small plan's 1,000 calls.
+    assert pacing.polls_on_busiest_day() == 240 + 32
+    monday = Settings().monday
+    assert pacing.polls_on_busiest_day() <= monday.call_share * monday.daily_call_limit
+
+
+def test_a_slow_night_pace_never_delays_the_first_poll_of_business_hours() -> None:
+    pacing = _pacing()
+    night = MONDAY_NOON_PARIS.replace(hour=8, minute=40)
+    assert pacing.next_fire(night) == night.replace(hour=9, minute=0)
+    opening = night.replace(hour=9, minute=0)
+    assert pacing.next_fire(opening) == opening + timedelta(seconds=120)
+    assert pacing.next_fire(night.replace(hour=16, minute=59)) == night.replace(hour=17, minute=1)
+    # Saturday has no business hours: nothing to wait for.
+    saturday = night + timedelta(days=5)
+    assert pacing.next_fire(saturday) == saturday + timedelta(seconds=1800)
+
+
+def test_polls_between_counts_what_the_trigger_would_fire() -> None:
+    pacing = _pacing(timezone="Europe/Paris", business_hours="09:00-17:30")
+    start = MONDAY_NOON_PARIS.replace(hour=5, minute=17)
+    for hours in (1, 4, 12, 24, 30):
+        end = start + timedelta(hours=hours)
+        fired, moment = 0, start
+        while moment < end:
+            fired, moment = fired + 1, pacing.next_fire(moment)
+        assert pacing.polls_between(start, end) == fired, hours
+
+
+def test_business_hours_only_ever_make_the_pace_faster() -> None:
+    pacing = _pacing(interval_seconds=30)  # business hours' default 120 would be slower
+    assert pacing.interval_at(MONDAY_NOON_PARIS) == 30
 
 
 def test_business_hours_use_the_faster_interval_in_their_time_zone() -> None:

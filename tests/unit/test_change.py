@@ -224,22 +224,60 @@ def test_a_refusal_that_certainly_sent_nothing_is_retried_even_on_smtp(h: Harnes
 # ---------------------------------------------------------------- write-backs are conditional
 
 
-def test_a_staff_status_change_during_the_send_survives_the_write_back(h: Harness) -> None:
+def recheck(seconds: float) -> Any:
+    """An edit setting ``monday.write_back_recheck_seconds``."""
+
+    def edit(document: dict[str, Any]) -> None:
+        document["monday"]["write_back_recheck_seconds"] = seconds
+
+    return edit
+
+
+def staff_rule_out_during_the_send(h: Harness, *, after_seconds: float = 0) -> None:
+    """Lead 30 asks for the questionnaire; while it is sent (``after_seconds`` after the
+    poll), staff set it Out of Scope."""
     h.start_empty()
     h.board.put(lead("30", triage_status="Send Questionnaire"))
     send = h.mailer.send
 
     def send_while_staff_decide(mail: Any) -> None:
         send(mail)
+        h.advance(after_seconds)
         h.board.set_status("30", "triage_status", "Out of Scope")
 
     h.mailer.send = send_while_staff_decide  # type: ignore[method-assign]
+
+
+def test_a_staff_status_change_during_the_send_survives_the_write_back(h: Harness) -> None:
+    """With ``write_back_recheck_seconds: 0`` the item is always read again before writing."""
+    h.settings = changed(h.settings, recheck(0))
+    staff_rule_out_during_the_send(h)
     report = h.cycle()
     assert h.board.items["30"].value("triage_status") == "Out of Scope"
     assert len(h.mailer.sent) == 1
     (line,) = [a for a in report.actions if a.effect == "send_questionnaire"]
     assert "triage status left as “Out of Scope”" in line.detail
     assert any("Out of Scope" in note for note in h.board.notes["30"])
+    assert h.board.count("read_columns") == 1 and h.board.count("write_columns") == 0
+    assert h.entry("30", "send_questionnaire").state is EffectState.DONE
+
+
+def test_a_poll_older_than_the_recheck_window_is_read_again_and_staff_win(h: Harness) -> None:
+    """Default window (20 s): the send took 30 s, so the poll no longer stands for a read."""
+    assert h.settings.monday.write_back_recheck_seconds == 20
+    staff_rule_out_during_the_send(h, after_seconds=30)
+    h.cycle()
+    assert h.board.items["30"].value("triage_status") == "Out of Scope"
+    assert h.board.count("read_columns") == 1 and h.board.count("write_columns") == 0
+
+
+def test_within_the_recheck_window_the_poll_is_the_read(h: Harness) -> None:
+    """The documented trade-off: no request before the write, and a staff edit landing
+    within the window after the poll is written over."""
+    staff_rule_out_during_the_send(h, after_seconds=5)
+    h.cycle()
+    assert h.board.count("read_columns") == 0 and h.board.count("write_columns") == 1
+    assert h.board.items["30"].value("triage_status") == "Questionnaire Sent"
 
 
 # ---------------------------------------------------------------- interrupted, then moved away

@@ -11,11 +11,12 @@ import pytest
 import yaml
 
 from leadbridge.cli import main
-from tests.conftest import EXAMPLE_CONFIG
+from tests.conftest import EXAMPLE_CONFIG, filled_example_text
 
 
 def _example() -> dict:
-    return yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    """The example as a deployment has it: every placeholder filled in."""
+    return yaml.safe_load(filled_example_text())
 
 
 def _write(tmp_path: Path, data: dict | str) -> Path:

@@ -1,8 +1,9 @@
 """Every configuration or environment problem, through the real command in a real process:
 exit 2, the key named, a fix given, and never a traceback.
 
-Each case breaks the shipped example one way (the file, the environment, the secrets, the
-machine) and runs ``check --offline`` and ``sync --once`` on it (``run`` for the port).
+Each case breaks the shipped example, its placeholders filled in, one way (the file, the
+environment, the secrets, the machine, a placeholder put back) and runs ``check --offline`` and
+``sync --once`` on it (``run`` for the port).
 Cases about permissions run the command as an unprivileged user when the tests run as root,
 for whom every directory is writable and every file readable.
 """
@@ -25,7 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import EXAMPLE_CONFIG
+from tests.conftest import EXAMPLE_CONFIG, filled_example_text
 
 NOBODY = 65534
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -90,7 +91,7 @@ def setup() -> Iterator[Setup]:
     for name, value in (("monday__token", "monday-test-token"), ("github__token", "gh-test")):
         (secrets / name).write_text(value)
         (secrets / name).chmod(0o644)
-    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    data = yaml.safe_load(filled_example_text())
     data["state"]["url"] = f"sqlite:///{directory / 'state' / 'leadbridge.db'}"
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("LEADBRIDGE_")}
     env["LEADBRIDGE_SECRETS_DIR"] = str(secrets)
@@ -203,6 +204,47 @@ def _unknown_label(s: Setup) -> None:
     s.data["rules"][1]["label"] = "Questionaire Received"
 
 
+def _webhook_url(s: Setup) -> None:
+    s.data["monday"]["webhook"] = {"public_url": "leadbridge.example.org"}
+
+
+def _webhook_without_token(s: Setup) -> None:
+    s.data["monday"]["webhook"] = {"public_url": "https://leadbridge.example.org"}
+
+
+def _placeholder_recipient(s: Setup) -> None:
+    s.effect_sending_to("contracting@icsi.example.org")
+
+
+def _placeholder_link(s: Setup) -> None:
+    effect = s.data["effects"]["send_questionnaire"]
+    effect["body"] = effect["body"].replace("forms.2i2c.example", "forms.example.org")
+
+
+def _placeholder_sender(s: Setup) -> None:
+    s.data["mail"]["sender"] = "sales@example.org"
+
+
+def _placeholder_board_id(s: Setup) -> None:
+    s.data["monday"]["board_id"] = "1234567890"
+
+
+def _placeholder_template_id(s: Setup) -> None:
+    s.data["effects"]["quote_copies"]["templates"]["price_quote"]["file_id"] = (
+        "1PriceQuoteTemplateId"
+    )
+
+
+def _placeholder_copy_on_example_com(s: Setup) -> None:
+    s.data["effects"]["request_invoice"]["cc"] = ["billing@accounts.example.com"]
+
+
+def _placeholder_from_the_environment(s: Setup) -> None:
+    s.env["LEADBRIDGE_GOOGLE__LEADS_FOLDER_ID"] = "0AbCdEfLeadsFolder"
+
+
+PLACEHOLDER_FIX = "Fix: replace the example's placeholder with"
+
 CASES: dict[str, tuple[Callable[[Setup], None], list[str]]] = {
     "github-url-without-scheme": (
         _github_url,
@@ -242,9 +284,48 @@ CASES: dict[str, tuple[Callable[[Setup], None], list[str]]] = {
     ),
     "empty-token-variable": (_empty_token_variable, ["LEADBRIDGE_MONDAY__TOKEN", "empty"]),
     "list-in-words": (_labels_not_a_list, ["github.labels: should be a list"]),
+    "placeholder-recipient": (
+        _placeholder_recipient,
+        [".to[0]: 'contracting@icsi.example.org' is a placeholder", PLACEHOLDER_FIX],
+    ),
+    "placeholder-link-in-a-body": (
+        _placeholder_link,
+        [
+            "effects.send_questionnaire.body: 'https://forms.example.org/2i2c-questionnaire'",
+            PLACEHOLDER_FIX,
+        ],
+    ),
+    "placeholder-sender": (
+        _placeholder_sender,
+        ["mail.sender: 'sales@example.org'", PLACEHOLDER_FIX],
+    ),
+    "placeholder-board-id": (
+        _placeholder_board_id,
+        ["monday.board_id: '1234567890'", PLACEHOLDER_FIX, "leadbridge init"],
+    ),
+    "placeholder-template-id": (
+        _placeholder_template_id,
+        ["effects.quote_copies.templates.price_quote.file_id: '1PriceQuoteTemplateId'"],
+    ),
+    "placeholder-on-example-com": (
+        _placeholder_copy_on_example_com,
+        ["effects.request_invoice.cc[0]: 'billing@accounts.example.com'", PLACEHOLDER_FIX],
+    ),
+    "placeholder-from-the-environment": (
+        _placeholder_from_the_environment,
+        ["google.leads_folder_id: '0AbCdEfLeadsFolder'", PLACEHOLDER_FIX],
+    ),
     # Already handled before; kept in the table so that they stay so.
     "unknown-key": (_unknown_key, ["monday.tokn: unknown key"]),
     "unknown-label": (_unknown_label, ["rules[1]", "did you mean 'Questionnaire Received'"]),
+    "webhook-url-without-scheme": (
+        _webhook_url,
+        ["monday.webhook.public_url", "https://leadbridge.example.org"],
+    ),
+    "webhook-without-path-token": (
+        _webhook_without_token,
+        ["monday.webhook.path_token", "LEADBRIDGE_MONDAY__WEBHOOK__PATH_TOKEN", "token_urlsafe"],
+    ),
 }
 
 
@@ -289,8 +370,42 @@ def test_the_unbroken_example_passes(setup: Setup) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_the_example_as_shipped_names_every_placeholder_it_holds(setup: Setup) -> None:
+    setup.data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    setup.data["state"]["url"] = f"sqlite:///{setup.directory / 'state' / 'leadbridge.db'}"
+
+    result = leadbridge(setup, "check", "--offline")
+
+    _assert_explained(result, [PLACEHOLDER_FIX])
+    named = [line for line in result.stderr.splitlines() if PLACEHOLDER_FIX in line]
+    keys = {line.strip().removeprefix("- ").split(":")[0] for line in named}
+    assert keys == {
+        "monday.board_id",
+        "google.leads_folder_id",
+        "google.shared_drive_id",
+        "google.subject",
+        "mail.sender",
+        "effects.send_questionnaire.body",
+        "effects.quote_copies.templates.pricing_sheet.file_id",
+        "effects.quote_copies.templates.price_quote.file_id",
+        "effects.notify_icsi_quote_sent.to[0]",
+        "effects.notify_icsi_contract.to[0]",
+        "effects.notify_icsi_contract.to[1]",
+        "effects.request_invoice.to[0]",
+    }, result.stderr
+
+
+def test_status_reads_the_state_database_whatever_placeholders_are_left(setup: Setup) -> None:
+    setup.data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    setup.data["state"]["url"] = f"sqlite:///{setup.directory / 'state' / 'leadbridge.db'}"
+
+    result = leadbridge(setup, "status")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_an_unquoted_board_id_is_the_same_id(setup: Setup) -> None:
-    setup.data["monday"]["board_id"] = 1234567890  # YAML: board_id: 1234567890
+    setup.data["monday"]["board_id"] = 4711000001  # YAML: board_id: 4711000001
 
     result = leadbridge(setup, "check", "--offline")
 

@@ -111,7 +111,7 @@ def test_running_twice_duplicates_nothing(h: Harness) -> None:
         ("drive", "copy_file"),
         ("mailer", "send"),
         ("issues", "create_issue"),
-        ("board", "write_values"),
+        ("board", "write_columns"),
     ],
 )
 def test_crash_after_acting_then_rerun_duplicates_nothing(
@@ -391,7 +391,7 @@ def test_a_row_taken_over_during_the_call_writes_nothing_back(h: Harness) -> Non
     h.mailer.send = send_while_another_process_takes_over  # type: ignore[method-assign]
     report = h.cycle()
 
-    assert h.board.count("write_values") == 0
+    assert h.board.count("write_columns") == 0
     assert h.board.items["95"].value("triage_status") == "Send Questionnaire"
     (action,) = [a for a in report.actions if a.effect == "send_questionnaire"]
     assert action.outcome == "superseded" and "another leadbridge" in action.detail

@@ -32,7 +32,7 @@ from .harness import Harness, lead
 
 DOC = "application/vnd.google-apps.document"
 SHEET = "application/vnd.google-apps.spreadsheet"
-HUB_REPO = "https://github.com/2i2c-org/pilot-hubs/issues"
+HUB_REPO = "https://github.com/2i2c-org/infrastructure/issues"
 #: An unrendered placeholder, as a template shows it before it is filled with a lead's values.
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
@@ -156,9 +156,10 @@ def test_copies_without_a_folder_link_wait_with_one_note_and_run_once_it_is_past
     entry = h.entry("5", "quote_copies")
     assert entry.state is EffectState.WAITING  # not parked, and no attempt counted
     assert entry.attempts == 0
-    assert "'lead_folder'" in entry.last_error
+    assert "the column “lead folder”" in entry.last_error
     [note] = notes(h, "5")[said:]
-    assert "paste the lead folder's Drive link into the column 'lead_folder'" in note
+    assert "paste the lead folder's Drive link into the column “lead folder”" in note
+    assert_in_plain_words(h, note)
     assert "leadbridge retry" not in note
     shown = render_status(build_status(h.settings, h.store, h.now), state_url="sqlite://")
     assert re.search(r"quote_copies: waiting.*paste the lead folder's Drive link", shown)
@@ -283,12 +284,20 @@ def test_one_note_at_adoption_on_leads_with_work_ahead(h: Harness) -> None:
 
     [note] = notes(h, "7")
     assert "first met this lead already under way" in note
-    assert "lead_folder (folder: https://drive.test/HANDF7)" in note
+    assert "create the lead folder (folder: https://drive.test/HANDF7)" in note
     assert "from here leadbridge will" in note
-    assert "(at negotiation_status → Quote Accepted)" in note
+    assert "(when negotiation status reaches Quote Accepted)" in note
     assert "2i2c: please send a contract to Org 7" in note  # rendered for the lead
     assert PLACEHOLDER.findall(note) == []
+    assert_in_plain_words(h, note)
     assert notes(h, "8") == []  # nothing ahead: nothing to say
+
+
+def assert_in_plain_words(h: Harness, note: str) -> None:
+    """Staff read notes: no key of the configuration, no Python dict or list shown as such."""
+    keys = [key for key in [*h.settings.effects, *h.settings.columns] if "_" in key]
+    assert [key for key in keys if key in note] == [], note
+    assert re.search(r"[{\[]'|'[}\]]|': ", note) is None, note
 
 
 def test_a_link_that_cannot_be_checked_now_adopts_without_it(h: Harness) -> None:

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
 
-from leadbridge.domain.errors import TransientError
+from leadbridge.domain.errors import DailyLimitReached, TransientError
 from leadbridge.settings import InCallRetrySettings
 
 T = TypeVar("T")
@@ -50,7 +50,8 @@ def call_with_retries(
         if state.attempt_number >= settings.attempts:
             return True
         error = state.outcome.exception() if state.outcome else None
-        return (
+        # A used-up daily allowance answers every retry the same way, and each one counts.
+        return isinstance(error, DailyLimitReached) or (
             isinstance(error, TransientError)
             and error.retry_after is not None
             and error.retry_after > settings.max_retry_after_seconds

@@ -50,6 +50,16 @@ class TransientError(ExternalError):
         super().__init__(service, message, fix=fix, not_acted=not_acted)
 
 
+class DailyLimitReached(TransientError):
+    """The account's daily call allowance is used up; it comes back at the next 00:00 UTC.
+
+    Transient (nothing is wrong with the request), but no retry can succeed before the reset,
+    and every refused call still counts against the account: it is never retried inside a
+    call, an effect backs off until ``retry_after``, and the poller stops calling until the
+    day turns (see ``runtime/governor.py``).
+    """
+
+
 class PermanentError(ExternalError):
     """Retrying cannot help until a person changes something (config, sharing, a label)."""
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
+from leadbridge.domain.errors import ExternalError
 from leadbridge.domain.ledger import EffectState, LedgerEntry
 from leadbridge.domain.model import ColumnValue, Lead
 from leadbridge.domain.timeline import EffectAttempt
@@ -40,26 +41,88 @@ class ApiUsage:
 
     requests: int = 0
     complexity: int = 0
+    #: Requests the service refused because the account's daily call limit was used up.
+    daily_limit_refusals: int = 0
+
+
+@dataclass(frozen=True)
+class AccountBudget:
+    """The account's daily call allowance as the service reported it at ``read_at``.
+
+    ``used_today`` counts every tool of the account since 00:00 UTC, not only leadbridge, so
+    leadbridge can keep to its share of what is left instead of counting its own calls alone.
+    """
+
+    limit: int
+    used_today: int
+    read_at: datetime
+
+    @property
+    def left(self) -> int:
+        return max(0, self.limit - self.used_today)
+
+
+@runtime_checkable
+class CallBudget(Protocol):
+    """Where the account's daily call allowance is read (the Board's service, monday.com).
+
+    A port of its own, beside ``Board``: a board without it (a test's fake) leaves the call
+    governor with ``monday.daily_call_limit`` and leadbridge's own count of its calls.
+    """
+
+    def account_budget(self) -> AccountBudget:
+        """One cheap read of the account's limit and today's usage; raises ExternalError
+        (``DailyLimitReached`` when the allowance is already used up)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ColumnWrite:
+    """Columns (by logical name) one attempt of an effect sets on one item."""
+
+    item_id: str
+    values: Mapping[str, ColumnValue]
+    #: Which attempt asks for it (``EffectEnded.attempt_id``). Part of the request's
+    #: idempotency: a request resent within the attempt is the same request to the service,
+    #: a new attempt (an operator's retry, say) is a new one, never answered from a cache.
+    attempt: str
+
+
+@dataclass(frozen=True)
+class ItemNote:
+    """An update on an item, visible to staff; ``attempt`` as in ``ColumnWrite``."""
+
+    item_id: str
+    text: str
+    attempt: str
+
+
+#: Per item, what it shows now (logical column → text), or why that could not be read.
+CurrentValues = Mapping[str, Mapping[str, str] | ExternalError]
 
 
 class Board(Protocol):
+    """The board. Writes and notes go in batches because every request counts against a
+    daily call limit; a batch answers per part, so one refused part fails only its effect."""
+
     def read_items(self, since: str | None) -> BoardRead:
         """All items when ``since`` is None, else at least every item changed after it."""
         ...
 
-    def read_values(self, item_id: str, columns: Sequence[str]) -> Mapping[str, str]:
-        """The text these columns (logical names) show right now, read fresh from the board.
+    def read_columns(self, wanted: Mapping[str, Sequence[str]]) -> CurrentValues:
+        """The text these columns (logical names) of these items show right now, read fresh.
 
-        A write-back is conditional on it: staff may have changed the item since the poll.
+        A write-back is conditional on it: staff may have changed the item since the poll. An
+        item that cannot be read (gone, or the request failed) maps to the error.
         """
         ...
 
-    def write_values(self, item_id: str, values: Mapping[str, ColumnValue]) -> None:
-        """Set columns (by logical name). Setting a value is repeatable."""
+    def write_columns(self, writes: Sequence[ColumnWrite]) -> list[ExternalError | None]:
+        """Set the columns of each write; per write, None or why it failed. Repeatable."""
         ...
 
-    def post_note(self, item_id: str, text: str) -> None:
-        """Add an update to the item, visible to staff in monday.com."""
+    def post_notes(self, notes: Sequence[ItemNote]) -> list[ExternalError | None]:
+        """Add each note to its item; per note, None or why it was not posted."""
         ...
 
     def usage(self) -> ApiUsage: ...
@@ -149,6 +212,40 @@ class CheckFinding:
 
 class LiveCheck(Protocol):
     def check(self) -> list[CheckFinding]: ...
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A webhook registered on the board, as monday lists it (monday does not list its URL)."""
+
+    id: str
+    event: str
+    #: The config it was created with (``{}`` when none), e.g. ``{"columnId": "status", …}``.
+    config: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class WebhookListing:
+    """The board's webhooks, and the user the token acts as: deliveries of that user's own
+    changes are echoes of leadbridge's writes, not news."""
+
+    webhooks: Sequence[Webhook]
+    user_id: str
+
+
+class WebhookRegistry(Protocol):
+    """monday's webhooks of the configured board: deliveries are hints that a poll is due."""
+
+    def list_webhooks(self) -> WebhookListing:
+        """Every webhook of the board, in one call."""
+        ...
+
+    def create_webhook(self, url: str, event: str, config: Mapping[str, Any] | None) -> Webhook:
+        """Register ``url`` for ``event``; monday first checks that the URL answers its
+        challenge, and refuses the webhook when it does not."""
+        ...
+
+    def delete_webhook(self, webhook_id: str) -> None: ...
 
 
 def hub_marker(item_id: str) -> str:

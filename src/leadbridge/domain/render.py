@@ -42,6 +42,17 @@ def render(template: str, context: Mapping[str, str]) -> str:
     return string.Formatter().vformat(template, (), _Blank(context))
 
 
+def in_words(name: str) -> str:
+    """A configuration name as people say it (``lead_folder`` → ``lead folder``): notes on the
+    board are read by staff, who know column titles and stages, not the file's keys."""
+    return name.replace("_", " ")
+
+
+def column_in_words(column: str) -> str:
+    """``the column “lead folder”``, for a note that asks staff to fill a column in."""
+    return f"the column “{in_words(column)}”"
+
+
 def single_line(text: str, limit: int = _MAX_SINGLE_LINE) -> str:
     """For e-mail subjects, file names and titles: CR, LF and other controls become spaces.
 

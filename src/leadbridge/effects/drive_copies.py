@@ -20,7 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from leadbridge.domain.errors import MissingInput, PermanentError
 from leadbridge.domain.model import ColumnValue, LinkValue
 from leadbridge.domain.ports import Drive, DriveFile, DriveTag
-from leadbridge.domain.render import render, single_line, template_context
+from leadbridge.domain.render import (
+    column_in_words,
+    in_words,
+    render,
+    single_line,
+    template_context,
+)
 from leadbridge.effects.base import EffectContext, EffectKind, EffectOutcome, EffectParams
 from leadbridge.effects.links import visible_drive_file
 from leadbridge.effects.services import DRIVE
@@ -74,9 +80,9 @@ def lead_folder(ctx: EffectContext[Any]) -> LeadFolder:
     if not pasted:
         raise MissingInput(
             "leadbridge",
-            f"the copies need the lead's Drive folder, and the item has no folder link in the "
-            f"column {column!r}.",
-            fix=f"paste the lead folder's Drive link into the column {column!r}; leadbridge "
+            f"the copies need the lead's Drive folder, and the item has no folder link in "
+            f"{column_in_words(column)}.",
+            fix=f"paste the lead folder's Drive link into {column_in_words(column)}; leadbridge "
             "makes the copies there in its next cycle",
         )
     drive: Drive = ctx.require_port()
@@ -84,9 +90,9 @@ def lead_folder(ctx: EffectContext[Any]) -> LeadFolder:
     if found is None:
         raise MissingInput(
             "leadbridge",
-            f"the link in the column {column!r} does not open a Drive folder leadbridge can "
-            "see (it names no folder, or the folder is not shared with leadbridge's account).",
-            fix=f"paste the lead folder's Drive link into the column {column!r} and share the "
+            f"the link in {column_in_words(column)} does not open a Drive folder leadbridge "
+            "can see (it names no folder, or the folder is not shared with leadbridge's account).",
+            fix=f"paste the lead folder's Drive link into {column_in_words(column)} and share the "
             "folder with leadbridge's account; leadbridge looks again in its next cycle",
         )
     return LeadFolder(found.id, found.url, from_column=True)
@@ -156,7 +162,7 @@ class DriveCopies(EffectKind[DriveCopiesParams]):
         return {**ref, "links": links, "found": "on the item"}
 
     def describe(self, params: DriveCopiesParams, context: Mapping[str, str] | None = None) -> str:
-        return "copy " + " and ".join(params.templates) + " into the lead folder"
+        return "copy the " + " and ".join(map(in_words, params.templates)) + " into the lead folder"
 
     def implied_needs(self, params: DriveCopiesParams) -> tuple[str, ...]:
         return (params.folder_effect,)
@@ -178,7 +184,7 @@ class DriveCopies(EffectKind[DriveCopiesParams]):
 
     def made(self, ref: Mapping[str, Any]) -> str:
         copies = [
-            f"{key} {value['url']}"
+            f"{in_words(key)} {value['url']}"
             for key, value in ref.items()
             if isinstance(value, dict) and "url" in value
         ]

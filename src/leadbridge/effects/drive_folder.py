@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from leadbridge.domain.errors import MissingInput
 from leadbridge.domain.model import Lead, LinkValue
 from leadbridge.domain.ports import Drive, DriveFile, DriveTag
-from leadbridge.domain.render import render, single_line
+from leadbridge.domain.render import column_in_words, render, single_line
 from leadbridge.effects.base import EffectContext, EffectKind, EffectOutcome, EffectParams
 from leadbridge.effects.links import visible_drive_file
 from leadbridge.effects.services import DRIVE
@@ -103,9 +103,9 @@ def unusable_folder_link(lead: Lead, column: str) -> MissingInput:
     """The folder link column holds something that is not a folder leadbridge can see."""
     return MissingInput(
         "leadbridge",
-        f"the link in the column {column!r} does not open a Drive folder leadbridge can see "
+        f"the link in {column_in_words(column)} does not open a Drive folder leadbridge can see "
         "(it names no folder, or the folder is not shared with leadbridge's account).",
-        fix=f"paste the lead folder's Drive link into the column {column!r} and share the "
+        fix=f"paste the lead folder's Drive link into {column_in_words(column)} and share the "
         "folder with leadbridge's account (or clear the column to let leadbridge make one); "
         "leadbridge looks again in its next cycle",
     )

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from leadbridge.domain.errors import MissingInput
-from leadbridge.domain.render import render
+from leadbridge.domain.render import in_words, render
 from leadbridge.effects.base import EffectContext, EffectKind, EffectOutcome, EffectParams
 
 
@@ -30,13 +30,13 @@ class FieldCheck(EffectKind[FieldCheckParams]):
         if missing:
             raise MissingInput(
                 "leadbridge",
-                render(params.message, {"missing": ", ".join(missing)}),
+                render(params.message, {"missing": ", ".join(map(in_words, missing))}),
                 fix="fill them in on the item; leadbridge looks again in its next cycle",
             )
         return EffectOutcome(summary="every field filled in", ref={"missing": []})
 
     def describe(self, params: FieldCheckParams, context: Mapping[str, str] | None = None) -> str:
-        return "check that " + ", ".join(params.fields) + " are filled in"
+        return "check that " + ", ".join(map(in_words, params.fields)) + " are filled in"
 
     def columns(self, params: FieldCheckParams) -> Iterable[tuple[str, str]]:
         return [("fields", column) for column in params.fields]

@@ -21,6 +21,7 @@ from leadbridge.domain.errors import MissingInput
 from leadbridge.domain.ledger import LedgerEntry
 from leadbridge.domain.model import LinkValue
 from leadbridge.domain.ports import IssueRef, IssueTracker
+from leadbridge.domain.render import column_in_words
 from leadbridge.effects.base import EffectContext, EffectKind, EffectOutcome, EffectParams
 from leadbridge.effects.hub_body import render_hub_issue
 from leadbridge.effects.links import issue_link
@@ -64,9 +65,9 @@ class HubIssue(EffectKind[HubIssueParams]):
             if found is None:
                 raise MissingInput(
                     "leadbridge",
-                    f"the link in the column {column!r} does not name an issue of "
+                    f"the link in {column_in_words(column)} does not name an issue of "
                     f"{ctx.env.get('repository') or 'the hub repository'}.",
-                    fix=f"paste the hub issue's GitHub link into the column {column!r} (or "
+                    fix=f"paste the hub issue's GitHub link into {column_in_words(column)} (or "
                     "clear it to let leadbridge open the issue); leadbridge looks again in its "
                     "next cycle",
                 )

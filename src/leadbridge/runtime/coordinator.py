@@ -18,6 +18,12 @@ Each cycle gets a deadline after which it starts no new effect, so that a slow c
 eat the next. It is counted from the moment the cycle starts, after the sync service is
 built: building it (connecting, migrating the state database) can take seconds on a first
 tick, and must not eat the budget of the cycle it prepares.
+
+With a call governor (``runtime/governor.py``) the coordinator also keeps leadbridge within its
+share of the account's daily monday calls: it reads the account's budget when the governor
+says a read is due, tells it each cycle's calls, runs no cycle while it says to wait, and
+records its decision in the state store for ``leadbridge status``. Waiting on purpose is
+healthy: ``/healthz`` stays 200 and says why under ``call_pace``.
 """
 
 from __future__ import annotations
@@ -32,7 +38,11 @@ import structlog
 
 from leadbridge import telemetry
 from leadbridge.adapters.store.lock import RunnerLock
-from leadbridge.runtime.pacing import PollPacing
+from leadbridge.domain.errors import DailyLimitReached, ExternalError
+from leadbridge.domain.ports import CallBudget
+from leadbridge.runtime.governor import CallGovernor, PaceState, PaceVerdict
+from leadbridge.runtime.pacing import Pace, PollPacing
+from leadbridge.service.status import PACE_FACT
 
 if TYPE_CHECKING:
     from leadbridge.service.alerts import Alerts
@@ -88,8 +98,15 @@ class PollCoordinator:
         redact: Callable[[str], str] = str,
         now: Callable[[], datetime] = _utcnow,
         alerts: Alerts | None = None,
+        governor: CallGovernor | None = None,
     ) -> None:
         self.pacing = pacing
+        self.governor = governor
+        #: The pace in force: the governor's when there is one, else the configured one.
+        self.pace: Pace = governor or pacing
+        #: The adapter's count of calls refused for the daily limit, as last seen.
+        self._refusals_seen = 0
+        self._pace_state: PaceState | None = None
         self._alerts = alerts
         self.lock = lock
         self.stop = stop
@@ -104,7 +121,7 @@ class PollCoordinator:
         self._standby_logged = False
         self._guard = threading.Lock()
         started = now()
-        self._record = _Record(started_at=started, interval_seconds=pacing.interval_at(started))
+        self._record = _Record(started_at=started, interval_seconds=self.pace.interval_at(started))
 
     # ------------------------------------------------------------ the scheduler's side
 
@@ -115,7 +132,7 @@ class PollCoordinator:
         with self._busy:
             if self.stop.is_set():
                 return
-            interval = self.pacing.interval_at(self._now())
+            interval = self.pace.interval_at(self._now())
             if self._may_act(interval):
                 self._cycle(interval)
 
@@ -164,21 +181,91 @@ class PollCoordinator:
         try:
             if self._service is None:
                 self._service = self._build()
+            if self.governor is not None and not self._may_call(self.governor, self._service):
+                self._waiting(interval)
+                return
             deadline = self._now() + timedelta(seconds=self._budget(interval))
             # The lease fences the cycle: its rows carry the lock's epoch, and it stops
             # starting effects as soon as the lock is found lost.
             lease = self.lock.lease()
             report = self._service.run_cycle(stop=self.stop, deadline=deadline, lease=lease)
+            if self.governor is not None:
+                self._count_calls(self.governor, self._service)
         except Exception as error:
             log.exception("cycle_failed", error=str(error))
             self._failed(f"{type(error).__name__}: {error}", interval)
             return
         self._finished(report, interval)
 
+    # ------------------------------------------------------------ the daily call budget
+
+    def _may_call(self, governor: CallGovernor, service: SyncService) -> bool:
+        """Read the account's budget when a read is due; may this tick poll the board?"""
+        now = self._now()
+        board = service.ports.board
+        if governor.read_due(now) and isinstance(board, CallBudget):
+            own = self._own_calls_today(service, now)
+            try:
+                budget = board.account_budget()
+            except ExternalError as error:
+                log.warning("call_budget_unread", error=self._redact(error.describe()))
+                verdict = governor.budget_unreadable(
+                    self._redact(error.message),
+                    now,
+                    limit_reached=isinstance(error, DailyLimitReached),
+                )
+            else:
+                verdict = governor.budget_read(budget, own, now)
+            # A refusal of the read itself is already known to the governor.
+            self._refusals_seen = board.usage().daily_limit_refusals
+            self._decided(service, verdict)
+        return governor.may_poll(now)
+
+    def _count_calls(self, governor: CallGovernor, service: SyncService) -> None:
+        """Tell the governor the calls made so far today and whether monday refused any."""
+        now = self._now()
+        refusals = service.ports.board.usage().daily_limit_refusals
+        refused, self._refusals_seen = refusals > self._refusals_seen, refusals
+        own = self._own_calls_today(service, now)
+        self._decided(service, governor.cycle_done(own, now, limit_refused=refused))
+
+    @staticmethod
+    def _own_calls_today(service: SyncService, now: datetime) -> int:
+        """leadbridge's monday calls today, as its cycles recorded them (across restarts)."""
+        return service.store.usage(now.astimezone(UTC).date(), "monday")[0]
+
+    def _decided(self, service: SyncService, verdict: PaceVerdict) -> None:
+        """Record the decision for ``status``; log it once per change of state."""
+        service.store.save_fact(PACE_FACT, verdict.to_document())
+        if verdict.state is self._pace_state:
+            return
+        self._pace_state = verdict.state
+        emit = log.info if verdict.state is PaceState.NORMAL else log.warning
+        emit(
+            "call_pace",
+            state=verdict.state.value,
+            reason=verdict.reason,
+            interval_seconds=verdict.interval_seconds,
+            configured_interval_seconds=verdict.configured_seconds,
+            resumes_at=verdict.resumes_at.isoformat() if verdict.resumes_at else None,
+        )
+
+    def _waiting(self, interval: int) -> None:
+        """A tick on which the governor allows no poll: nothing failed, nothing ran."""
+        interval = self._in_force(interval)
+        with self._guard:
+            record = self._record
+            record.role, record.holder, record.interval_seconds = "active", "", interval
+
     # ------------------------------------------------------------ what the ticks taught
+
+    def _in_force(self, interval: int) -> int:
+        """The pace after a tick: the governor may have changed it during the tick."""
+        return self.pace.interval_at(self._now()) if self.governor is not None else interval
 
     def _finished(self, report: CycleReport, interval: int) -> None:
         finished = report.finished_at or self._now()
+        interval = self._in_force(interval)
         with self._guard:
             record = self._record
             record.role, record.holder, record.interval_seconds = "active", "", interval
@@ -194,6 +281,7 @@ class PollCoordinator:
 
     def _failed(self, error: str, interval: int) -> None:
         """A cycle that could not even start or that raised: it counts as a failed poll."""
+        interval = self._in_force(interval)
         with self._guard:
             record = self._record
             record.role, record.holder, record.interval_seconds = "active", "", interval
@@ -238,6 +326,9 @@ class PollCoordinator:
                 }
                 return Verdict(200, body)
             body["standby"] = False
+            pace = self.governor.verdict() if self.governor is not None else None
+            if pace is not None:
+                body["call_pace"] = pace.to_document()
             if record.last_report is not None:
                 body["last_cycle"] = cycle_summary(record.last_report, self._redact)
                 if record.last_report.held:
@@ -254,6 +345,10 @@ class PollCoordinator:
             body |= {"age_seconds": round(age, 1), "limit_seconds": limit}
             if record.last_success_at is not None:
                 body["last_successful_poll"] = record.last_success_at.isoformat()
+            if pace is not None and self.governor is not None and not self.governor.may_poll(now):
+                # Waiting on purpose for the daily budget: restarting would not help.
+                body["status"], body["reason"] = "paused", pace.reason
+                return Verdict(200, body)
             if age < limit:
                 body["status"] = "ok" if record.last_success_at else "starting"
                 return Verdict(200, body)

@@ -2,7 +2,8 @@
 
 A small HTTP server on its own thread, so that probes answer even while a cycle runs: an
 orchestrator that times out its probe during a long cycle would restart a healthy poller.
-It decides nothing; ``/healthz`` is the coordinator's verdict and ``/metrics`` the registry.
+It decides nothing; ``/healthz`` is the coordinator's verdict and ``/metrics`` the registry,
+and monday's webhook deliveries go to the receiver (``runtime.webhooks``) when it is on.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ import json
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 from leadbridge.runtime.coordinator import PollCoordinator
+
+if TYPE_CHECKING:
+    from leadbridge.runtime.webhooks import WebhookReceiver
 
 log = structlog.get_logger(__name__)
 
@@ -32,9 +36,11 @@ class HealthServer:
         *,
         registry: CollectorRegistry = REGISTRY,
         ui: Callable[[BaseHTTPRequestHandler], None] | None = None,
+        webhook: WebhookReceiver | None = None,
     ) -> None:
-        # ``ui`` (the status page, ``leadbridge.ui``) answers every other path.
-        handler = _handler_for(coordinator, registry, ui)
+        # ``ui`` (the status page, ``leadbridge.ui``) answers every other path; ``webhook``
+        # (monday's deliveries, when webhooks are on) the POSTs on its path.
+        handler = _handler_for(coordinator, registry, ui, webhook)
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -58,6 +64,7 @@ def _handler_for(
     coordinator: PollCoordinator,
     registry: CollectorRegistry,
     ui: Callable[[BaseHTTPRequestHandler], None] | None = None,
+    webhook: WebhookReceiver | None = None,
 ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "leadbridge"
@@ -75,10 +82,25 @@ def _handler_for(
                 self._send(404, "text/plain; charset=utf-8", b"not found: try /healthz, /metrics\n")
 
         def do_POST(self) -> None:
-            if ui is not None and self.path.split("?", 1)[0] not in ("/healthz", "/metrics"):
+            if webhook is not None and webhook.serves(self.path):
+                self._delivery(webhook)
+            elif ui is not None and self.path.split("?", 1)[0] not in ("/healthz", "/metrics"):
                 ui(self)
             else:
                 self._send(405, "text/plain; charset=utf-8", b"method not allowed\n")
+
+        def _delivery(self, receiver: WebhookReceiver) -> None:
+            """A webhook delivery: answered at once; any poll it asks for runs elsewhere."""
+            from leadbridge.runtime.webhooks import MAX_BODY_BYTES
+
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = 0
+            # One byte more than allowed is enough to tell a body too large.
+            body = self.rfile.read(min(max(length, 0), MAX_BODY_BYTES + 1))
+            answer = receiver.receive(self.path, self.headers.get("Authorization"), body)
+            self._send(answer.status, "application/json", json.dumps(answer.body).encode())
 
         def _send(self, status: int, content_type: str, payload: bytes) -> None:
             self.send_response(status)

@@ -10,6 +10,9 @@ The moving parts and why each is there:
   finishes and is recorded, then the process exits 0. If it does not finish within the
   shutdown grace, the process exits anyway with ``EXIT_ABANDONED``: the ledger recorded the
   effect as running before its call, and the next start resolves it by lookup-before-create.
+- With monday webhooks on (``runtime.webhooks``), a delivery adds a one-shot job that runs
+  the same ``coordinator.poll`` on the same single worker thread, so a hinted poll never runs
+  beside a scheduled one, and a second job keeps the webhooks registered.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from leadbridge.adapters.store.lock import RunnerLock
 from leadbridge.logs import Redactor, configure_logging, secret_values
 from leadbridge.runtime.coordinator import PollCoordinator
+from leadbridge.runtime.governor import CallGovernor, busiest_day_plan
 from leadbridge.runtime.http import HealthServer
 from leadbridge.runtime.pacing import PacedIntervalTrigger, PollPacing
 from leadbridge.settings import Settings
@@ -43,8 +47,6 @@ log = structlog.get_logger(__name__)
 
 #: Exit status when the effect in flight outlived the shutdown grace and was abandoned.
 EXIT_ABANDONED = 3
-#: Above this share of monday's daily call limit, polls leave too little for writes and pages.
-BUDGET_WARNING_SHARE = 0.8
 JOB_ID = "leadbridge-poll"
 
 
@@ -73,10 +75,14 @@ def run_service(
     # "Running job …" twice per poll would drown the decision lines; warnings still show.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     service = settings.service
-    pacing = PollPacing.from_settings(service)
+    webhook = settings.monday.webhook
+    pacing = PollPacing.from_settings(service, hinted=webhook.enabled)
     _warn_about_budget(settings, pacing)
     stop = stop or threading.Event()
     start = datetime.now(UTC)
+    # The real service's monday calls are kept within its share of the account's daily
+    # budget; a service a caller built (the runtime tests' fakes) calls nothing to govern.
+    governor = CallGovernor.from_settings(settings, pacing, start) if build is None else None
     from leadbridge.bootstrap import build_alerts
 
     # One memory of what was sent for parked effects (the cycles) and failing polls.
@@ -89,20 +95,33 @@ def run_service(
         stop=stop,
         redact=Redactor(secrets).text,
         alerts=alerts,
+        governor=governor,
     )
     from leadbridge.ui.server import ui_handler  # the status page, beside /healthz
 
     ui = ui_handler(settings, coordinator.verdict)
-    server = HealthServer(coordinator, service.http_host, service.http_port, ui=ui)
-    _install_signal_handlers(stop)
-    server.start()
     scheduler = BackgroundScheduler(
         executors={"default": ThreadPoolExecutor(1)},
         timezone=UTC,
     )
+    webhooks = None
+    if webhook.enabled:
+        from leadbridge.runtime.webhooks import start_webhooks
+
+        # Before the server starts: a delivery may arrive as soon as it listens.
+        webhooks = start_webhooks(settings, scheduler, coordinator, start)
+    server = HealthServer(
+        coordinator,
+        service.http_host,
+        service.http_port,
+        ui=ui,
+        webhook=webhooks.receiver if webhooks is not None else None,
+    )
+    _install_signal_handlers(stop)
+    server.start()
     scheduler.add_job(
         coordinator.poll,
-        trigger=PacedIntervalTrigger(pacing, start),
+        trigger=PacedIntervalTrigger(pacing, start, governor),
         id=JOB_ID,
         name="poll the board",
         max_instances=1,
@@ -118,6 +137,7 @@ def run_service(
         interval_seconds=pacing.base_seconds,
         business_hours_interval_seconds=pacing.business_seconds,
         http_port=server.port,
+        webhooks=webhook.enabled,
     )
     while not stop.wait(1.0):
         pass
@@ -135,6 +155,8 @@ def run_service(
         # The worker thread cannot be interrupted and would keep the interpreter alive.
         os._exit(EXIT_ABANDONED)
     coordinator.release()
+    if webhooks is not None:
+        webhooks.close()
     log.info("service_stopped")
     _flush()
     return 0
@@ -157,15 +179,21 @@ def _install_signal_handlers(stop: threading.Event) -> None:
 
 
 def _warn_about_budget(settings: Settings, pacing: PollPacing) -> None:
-    polls = pacing.polls_on_busiest_day()
-    limit = settings.monday.daily_call_limit
-    if polls > BUDGET_WARNING_SHARE * limit:
+    """Say at start when the configured pace alone would not fit in leadbridge's share of a
+    day's calls: the call governor would then slow polls down every day."""
+    monday = settings.monday
+    planned, allowed = busiest_day_plan(pacing, monday.call_share, monday.daily_call_limit)
+    if planned > allowed:
         log.warning(
             "poll_budget_tight",
-            polls_per_day=polls,
-            daily_call_limit=limit,
-            detail="little is left for extra pages, write-backs and retries; "
-            "raise service.interval_seconds or monday.daily_call_limit if your plan allows",
+            calls_planned_per_day=planned,
+            calls_allowed_for_polls=allowed,
+            daily_call_limit=monday.daily_call_limit,
+            call_share=monday.call_share,
+            detail="the configured pace would use more than leadbridge's share of the daily "
+            "calls (less a tenth kept for write-backs); polls will be slowed to fit once the "
+            "account's budget is read. Raise service.interval_seconds, or monday.call_share "
+            "if the account's other tools need few calls",
         )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,8 @@ TEMPLATE_IDS = {"pricing_sheet": PRICING_SHEET_TEMPLATE_ID, "price_quote": PRICE
 #: them (tests, the demo) retries just as often without sitting idle. A ``Retry-After`` a fault
 #: names is still honoured as it is.
 IN_CALL_RETRY = {"attempts": 3, "base_seconds": 0.01, "cap_seconds": 0.2}
+#: A host under one of the example configuration's domains, as in ``finance@icsi.example.org``.
+_EXAMPLE_SUBDOMAIN = re.compile(r"\.example\.(?:org|com)\b")
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ def sandbox_settings(
         for link, template in (effect.get("templates") or {}).items():
             if link in TEMPLATE_IDS:
                 template["file_id"] = TEMPLATE_IDS[link]
+    pipeline["effects"] = _on_sandbox_domains(pipeline["effects"])
     return {
         "state": {"url": state_url or f"sqlite:///{directory / 'leadbridge.db'}"},
         "monday": {
@@ -117,6 +121,19 @@ def sandbox_settings(
         "retry": {"in_call": dict(IN_CALL_RETRY)},
         **pipeline,
     }
+
+
+def _on_sandbox_domains(value: Any) -> Any:
+    """``value`` with the default pipeline's hosts on the example's domains
+    (``icsi.example.org``) moved to the reserved ``.example`` domain (``icsi.example``):
+    ``check`` refuses the example's domains as placeholders left in place."""
+    if isinstance(value, str):
+        return _EXAMPLE_SUBDOMAIN.sub(".example", value)
+    if isinstance(value, dict):
+        return {key: _on_sandbox_domains(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_on_sandbox_domains(inner) for inner in value]
+    return value
 
 
 def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,17 @@
 - ``POST board/items`` — ``{"items": [{"id"?, "name"?, "values": {column_id: value}}]}``:
   the sales team adds items (no ``id``) or changes them
 - ``POST monday/expire_cursors`` — every open pagination cursor is now expired
+- ``GET monday/account`` / ``POST monday/account`` — ``{"daily_limit"?, "others_today"?}``:
+  the account's daily call limit and the calls its other tools made today (leadbridge's own
+  are counted by the sandbox); answers today's figures
+- ``GET monday/webhooks`` — the registered webhooks (with their URLs) and every delivery made
+- ``DELETE monday/webhooks/{id}`` — a person removes a webhook in monday's UI, behind
+  leadbridge's back
+- ``POST monday/webhooks/signing_secret`` — ``{"secret": "…"}`` signs deliveries with a JWT, as
+  for an app's webhooks; ``{"secret": null}`` sends them unsigned, as for a personal token's
 - ``POST clock`` — ``{"advance_seconds": n}`` moves the sandbox's time forward
+- ``POST google/delegation`` — ``{"scopes": [...]}``: the scopes domain-wide delegation grants
+  (a grant for a delegated user asking for another is refused, as Google does)
 - ``POST requests/reset`` — zero the request counters
 
 Control requests are neither counted nor subject to faults.
@@ -44,11 +54,43 @@ class ControlApi:
                 return self._faults()
             if key == ("POST", "/board/items"):
                 return self._items(request.json().get("items", []))
+            if key == ("GET", "/monday/account"):
+                return Response.json(200, self.sandbox.monday.account())
+            if key == ("POST", "/monday/account"):
+                body = request.json()
+                return Response.json(
+                    200,
+                    self.sandbox.monday.set_account(
+                        daily_limit=body.get("daily_limit"), others_today=body.get("others_today")
+                    ),
+                )
+            if key == ("GET", "/monday/webhooks"):
+                return Response.json(200, self.sandbox.monday.webhooks.describe())
+            if key == ("POST", "/monday/webhooks/signing_secret"):
+                secret = request.json().get("secret")
+                with self.sandbox.state.lock:
+                    self.sandbox.state.monday.webhook_signing_secret = (
+                        str(secret) if secret is not None else None
+                    )
+                return Response.json(200, self.sandbox.monday.webhooks.describe())
+            if key[0] == "DELETE" and key[1].startswith("/monday/webhooks/"):
+                webhook_id = key[1].removeprefix("/monday/webhooks/")
+                removed = self.sandbox.monday.webhooks.delete(webhook_id)
+                if removed is None:
+                    return Response.json(404, {"error": f"no webhook {webhook_id}"})
+                return Response.json(200, {"deleted": removed.id})
             if key == ("POST", "/monday/expire_cursors"):
                 return Response.json(200, {"expired": self.sandbox.monday.expire_cursors()})
             if key == ("POST", "/clock"):
                 self.sandbox.state.clock.advance(float(request.json().get("advance_seconds", 0)))
                 return Response.json(200, {"now": self.sandbox.state.clock.iso()})
+            if key == ("POST", "/google/delegation"):
+                scopes = request.json()["scopes"]
+                with self.sandbox.state.lock:
+                    self.sandbox.state.google.delegated_scopes = {str(s) for s in scopes}
+                    return Response.json(
+                        200, {"scopes": sorted(self.sandbox.state.google.delegated_scopes)}
+                    )
             if key == ("POST", "/github/rename"):
                 body = request.json()
                 with self.sandbox.state.lock:

@@ -2,7 +2,9 @@
 
 The token endpoint takes the service account's JWT grant without checking its signature and
 remembers the ``sub`` it names, so Gmail can act as that user; every other call needs a
-token issued here, as Google needs one of its own.
+token issued here, as Google needs one of its own. Like Google, it refuses a grant for a
+delegated user that asks for a scope the delegation does not list, and its answer names the
+scopes granted.
 """
 
 from __future__ import annotations
@@ -197,12 +199,31 @@ class GoogleApi:
             return Response.json(
                 400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type"}
             )
-        subject = _jwt_subject(form.get("assertion", [""])[0])
+        claims = _jwt_claims(form.get("assertion", [""])[0])
+        subject = str(claims.get("sub") or "") or None
+        scopes = str(claims.get("scope") or "").split()
         token = f"sandbox-{secrets.token_hex(16)}"
         with self.state.lock:
+            if subject and not set(scopes) <= self.state.google.delegated_scopes:
+                # Google's answer when the delegation lacks any one of the scopes asked for.
+                return Response.json(
+                    401,
+                    {
+                        "error": "unauthorized_client",
+                        "error_description": "Client is unauthorized to retrieve access tokens "
+                        "using this method, or client not authorized for any of the scopes "
+                        "requested.",
+                    },
+                )
             self.state.google.tokens[token] = subject
         return Response.json(
-            200, {"access_token": token, "expires_in": 3600, "token_type": "Bearer"}
+            200,
+            {
+                "access_token": token,
+                "expires_in": 3600,
+                "token_type": "Bearer",
+                "scope": " ".join(scopes),
+            },
         )
 
     def issue_token(self, subject: str | None) -> str:
@@ -213,11 +234,11 @@ class GoogleApi:
         return token
 
 
-def _jwt_subject(assertion: str) -> str | None:
+def _jwt_claims(assertion: str) -> dict[str, object]:
+    """The grant's claims (``sub``, ``scope``…); its signature is not checked."""
     try:
         claims = assertion.split(".")[1]
         payload = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
     except (IndexError, ValueError, binascii.Error):
-        return None
-    subject = payload.get("sub") if isinstance(payload, dict) else None
-    return str(subject) if subject else None
+        return {}
+    return payload if isinstance(payload, dict) else {}

@@ -39,6 +39,7 @@ from leadbridge.sandbox.monday_board import (
     write_values,
 )
 from leadbridge.sandbox.monday_schema import reference_schema, sandbox_schema
+from leadbridge.sandbox.monday_webhooks import WebhookDispatcher
 from leadbridge.sandbox.state import (
     ACCOUNT_ID,
     SALES_USER,
@@ -47,6 +48,7 @@ from leadbridge.sandbox.state import (
     MondayCursor,
     MondayItem,
     MondayUpdate,
+    MondayWebhook,
     SandboxState,
 )
 
@@ -60,6 +62,8 @@ FIELD_COST = 10
 #: A personal token's budget per window.
 COMPLEXITY_BUDGET = 10_000_000
 COMPLEXITY_WINDOW_SECONDS = 60
+#: How long monday answers a mutation's Idempotency-Key from its cache of the first answer.
+IDEMPOTENCY_WINDOW_SECONDS = 1800
 
 
 @dataclass
@@ -70,11 +74,14 @@ class Execution:
     cost: int
     before: int
     reset_in_seconds: int
+    webhooks: WebhookDispatcher | None = None
 
 
 class MondayApi:
-    def __init__(self, state: SandboxState) -> None:
+    def __init__(self, state: SandboxState, errors: list[str] | None = None) -> None:
         self.state = state
+        #: ``create_webhook`` and the deliveries; ``errors`` receives its own failures.
+        self.webhooks = WebhookDispatcher(state, errors if errors is not None else [])
 
     # ------------------------------------------------------------ routing
 
@@ -108,6 +115,9 @@ class MondayApi:
                 },
                 headers,
             )
+        refused = self._count_daily_call(headers)
+        if refused is not None:
+            return refused
         version = request.header("API-Version")
         if version and not VERSION_PATTERN.match(version) and version not in VERSION_ALIASES:
             return _errors(
@@ -140,17 +150,43 @@ class MondayApi:
         is_mutation = _is_mutation(document)
         key = request.header("Idempotency-Key")
         with self.state.lock:
-            if is_mutation and key and key in self.state.monday.idempotent:
-                status, cached_headers, body = self.state.monday.idempotent[key]
+            now = self.state.clock.now()
+            cached = self.state.monday.idempotent.get(key or "")
+            if is_mutation and cached and now - cached[0] < IDEMPOTENCY_WINDOW_SECONDS:
+                _, status, cached_headers, body = cached
                 return Response(status, body, {**cached_headers, "Idempotency-Replayed": "true"})
             response = self._execute(document, variables, headers)
             if is_mutation and key:
                 self.state.monday.idempotent[key] = (
+                    now,
                     response.status,
                     dict(response.headers),
                     response.body,
                 )
         return response
+
+    def _count_daily_call(self, headers: dict[str, str]) -> Response | None:
+        """Count one call against the account's daily limit, or refuse it once that is used up.
+
+        Every authenticated request counts, failed ones too (as on monday); a refused one does
+        not, so the usage reported stays at the limit until the clock passes 00:00 UTC.
+        """
+        with self.state.lock:
+            monday = self.state.monday
+            day = self.state.clock.day()
+            if monday.used_on(day) >= monday.daily_limit:
+                error = {
+                    "message": "Daily limit exceeded",
+                    "extensions": {
+                        "code": "DAILY_LIMIT_EXCEEDED",
+                        "error_data": {},
+                        "status_code": 429,
+                    },
+                }
+                body = {"errors": [error], "extensions": {"request_id": str(uuid.uuid4())}}
+                return Response.json(429, body, headers)
+            monday.calls_by_day[day] += 1
+        return None
 
     def _validate(self, document: DocumentNode) -> list[dict[str, Any]]:
         real = reference_schema()
@@ -176,7 +212,7 @@ class MondayApi:
         budget = monday.complexity_budget
         cost = FIELD_COST * _count_fields(document)
         reset_in = int(monday.complexity_window_start + COMPLEXITY_WINDOW_SECONDS - now)
-        context = Execution(self.state, cost, budget, max(reset_in, 0))
+        context = Execution(self.state, cost, budget, max(reset_in, 0), self.webhooks)
         monday.complexity_budget = max(0, budget - cost)
         result = execute(
             sandbox_schema(),
@@ -192,6 +228,32 @@ class MondayApi:
         return Response.json(200, payload, headers)
 
     # ------------------------------------------------------------ control side
+
+    def set_account(
+        self, *, daily_limit: int | None = None, others_today: int | None = None
+    ) -> dict[str, Any]:
+        """Set the account's daily limit and what its other tools used today; the account
+        as ``account()`` describes it."""
+        with self.state.lock:
+            monday = self.state.monday
+            if daily_limit is not None:
+                monday.daily_limit = int(daily_limit)
+            if others_today is not None:
+                monday.others_by_day[self.state.clock.day()] = int(others_today)
+            return self.account()
+
+    def account(self) -> dict[str, Any]:
+        """Today's figures of the account (UTC day of the sandbox's clock)."""
+        with self.state.lock:
+            monday = self.state.monday
+            day = self.state.clock.day()
+            return {
+                "day": day,
+                "daily_limit": monday.daily_limit,
+                "used_today": monday.used_on(day),
+                "leadbridge_today": monday.calls_by_day[day],
+                "others_today": monday.others_by_day.get(day, 0),
+            }
 
     def expire_cursors(self) -> int:
         with self.state.lock:
@@ -252,6 +314,31 @@ class Root:
 
     def version(self, info: Any) -> dict[str, str]:
         return {"display_name": "Current", "kind": "current", "value": CURRENT_VERSION}
+
+    def webhooks(
+        self, info: Any, board_id: str, app_webhooks_only: bool | None = None
+    ) -> list[dict[str, Any]]:
+        monday = _state(info).monday
+        if app_webhooks_only and monday.webhook_signing_secret is None:
+            return []  # unsigned webhooks are a personal token's, not an app's
+        return [
+            _webhook_dict(webhook)
+            for webhook in monday.webhooks.values()
+            if webhook.board_id == str(board_id)
+        ]
+
+    def platform_api(self, info: Any) -> dict[str, Any]:
+        """The account's daily limit and its use on each day it made calls, today included."""
+        state = _state(info)
+        monday = state.monday
+        days = sorted({*monday.calls_by_day, *monday.others_by_day, state.clock.day()})
+        return {
+            "daily_limit": {"base": monday.daily_limit, "total": monday.daily_limit},
+            "daily_analytics": {
+                "last_updated": state.clock.iso(),
+                "by_day": [{"day": day, "usage": monday.used_on(day)} for day in days],
+            },
+        }
 
     # ------------------------------------------------------------ mutations
 
@@ -314,6 +401,30 @@ class Root:
         )
         state.monday.updates.append(update)
         return _update_dict(update)
+
+    def create_webhook(
+        self, info: Any, board_id: str, url: str, event: str, config: Any = None
+    ) -> dict[str, Any]:
+        if str(board_id) not in _state(info).monday.boards:
+            raise MondayError(
+                f"Board {board_id} not found",
+                "InvalidBoardIdException",
+                error_data={"board_id": board_id},
+            )
+        settings = _json_argument(config) if config is not None else None
+        if settings is not None and not isinstance(settings, dict):
+            raise MondayError("config must be a JSON object", "InvalidArgumentException")
+        dispatcher: WebhookDispatcher = info.context.webhooks
+        return _webhook_dict(dispatcher.create(str(board_id), url, event, settings))
+
+    def delete_webhook(self, info: Any, id: str) -> dict[str, Any]:
+        dispatcher: WebhookDispatcher = info.context.webhooks
+        removed = dispatcher.delete(id)
+        if removed is None:
+            raise MondayError(
+                f"Webhook {id} not found", "ResourceNotFoundException", status_code=404
+            )
+        return _webhook_dict(removed)
 
 
 class BoardView:
@@ -558,6 +669,16 @@ def _json_argument(value: Any) -> Any:
     return value
 
 
+def _webhook_dict(webhook: MondayWebhook) -> dict[str, Any]:
+    config = json.dumps(webhook.config, separators=(",", ":")) if webhook.config else None
+    return {
+        "id": webhook.id,
+        "board_id": webhook.board_id,
+        "event": webhook.event,
+        "config": config,
+    }
+
+
 def _update_dict(update: MondayUpdate) -> dict[str, Any]:
     return {
         "id": update.id,
@@ -606,6 +727,7 @@ _READ_RANK = (
     "boards",
     "me",
     "version",
+    "platform_api",
 )
 
 

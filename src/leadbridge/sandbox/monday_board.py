@@ -224,17 +224,19 @@ def log_created(state: SandboxState, board: MondayBoard, item: MondayItem, user_
 
 def _append_log(state: SandboxState, event: str, data: dict[str, Any], user_id: str) -> None:
     epoch = state.clock.now()
-    state.monday.activity.append(
-        ActivityLog(
-            id=str(uuid.UUID(int=state.next_id())),
-            event=event,
-            entity="pulse",
-            data=data,
-            user_id=user_id,
-            created_at=str(int(epoch * 10_000_000)),
-            epoch=epoch,
-        )
+    entry = ActivityLog(
+        id=str(uuid.UUID(int=state.next_id())),
+        event=event,
+        entity="pulse",
+        data=data,
+        user_id=user_id,
+        created_at=str(int(epoch * 10_000_000)),
+        epoch=epoch,
     )
+    state.monday.activity.append(entry)
+    # Webhooks fire on what the activity log records: the same changes, the same user.
+    if state.monday.on_activity is not None:
+        state.monday.on_activity(entry)
 
 
 def _log_value(column: MondayColumn, stored: Any) -> Any:
@@ -257,9 +259,22 @@ def column_dict(column: MondayColumn) -> dict[str, Any]:
         "id": column.id,
         "title": column.title,
         "type": column.type,
+        "settings": typed_settings(column),
         "settings_str": settings_str(column),
         "archived": False,
         "description": None,
+    }
+
+
+def typed_settings(column: MondayColumn) -> dict[str, Any]:
+    """The typed ``settings`` of 2025-10 on: a status column's labels with their ids."""
+    if column.type != "status":
+        return {}
+    return {
+        "labels": [
+            {"id": label_id, "label": text, "index": position, "is_deactivated": False}
+            for position, (label_id, text) in enumerate(column.labels.items())
+        ]
     }
 
 

@@ -46,6 +46,8 @@ type Query {
   me: User
   complexity: Complexity
   version: Version!
+  webhooks(app_webhooks_only: Boolean, board_id: ID!): [Webhook]
+  platform_api: PlatformApi
 }
 
 type Mutation {
@@ -60,9 +62,26 @@ type Mutation {
     board_id: ID!, item_id: ID, column_id: String!, value: String, create_labels_if_missing: Boolean
   ): Item
   create_update(body: String!, item_id: ID, parent_id: ID): Update
+  create_webhook(board_id: ID!, config: JSON, event: WebhookEventType!, url: String!): Webhook
+  delete_webhook(id: ID!): Webhook
 }
 
+type Webhook { board_id: ID! config: String event: WebhookEventType! id: ID! }
+enum WebhookEventType {
+  change_column_value change_name change_specific_column_value change_status_column_value
+  change_subitem_column_value change_subitem_name create_column create_item create_subitem
+  create_subitem_update create_update delete_update edit_update item_archived item_deleted
+  item_moved_to_any_group item_moved_to_specific_group item_restored move_subitem
+  subitem_archived subitem_deleted
+}
 type Complexity { after: Int! before: Int! query: Int! reset_in_x_seconds: Int! }
+type PlatformApi { daily_limit: DailyLimit daily_analytics: DailyAnalytics }
+type DailyLimit { base: Int total: Int }
+type DailyAnalytics {
+  last_updated: ISO8601DateTime
+  by_day: [PlatformApiDailyAnalyticsByDay!]
+}
+type PlatformApiDailyAnalyticsByDay { day: String! usage: Int! }
 type Version { display_name: String! kind: VersionKind! value: String! }
 type User { id: ID! name: String! email: String! }
 type Group { id: ID! title: String! }
@@ -85,6 +104,7 @@ type Column {
   id: ID!
   title: String!
   type: ColumnType!
+  settings: JSON
   settings_str: String!
   archived: Boolean!
   description: String

@@ -44,7 +44,7 @@ class Sandbox:
         self.faults = FaultPlan(seed)
         #: Tracebacks of requests the sandbox itself failed to handle (a bug here, not a fault).
         self.errors: list[str] = []
-        self.monday = MondayApi(self.state)
+        self.monday = MondayApi(self.state, self.errors)
         self.google = GoogleApi(self.state)
         self.github = GitHubApi(self.state, lambda: self.url)
         self.control = ControlApi(self)
@@ -73,10 +73,12 @@ class Sandbox:
             target=server.serve_forever, args=(0.05,), name="sandbox", daemon=True
         )
         self._thread.start()
+        self.monday.webhooks.start()
         return self
 
     def stop(self) -> None:
         self._stopping.set()
+        self.monday.webhooks.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

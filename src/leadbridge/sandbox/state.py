@@ -11,6 +11,7 @@ import itertools
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -24,16 +25,33 @@ ACCOUNT_ID = "8800001"
 
 
 class Clock:
-    """Wall-clock time that a test can move forward, e.g. to age cursors past 60 minutes."""
+    """Wall-clock time that a test can move forward, e.g. to age cursors past 60 minutes.
+
+    ``freeze`` stops it following the wall clock, so that a simulated day moves only when the
+    test says: what happens at 09:00:00 is seen at 09:00:00, however long the machine took.
+    """
 
     def __init__(self) -> None:
         self._offset = 0.0
+        self._frozen: float | None = None
 
     def now(self) -> float:
+        if self._frozen is not None:
+            return self._frozen
         return time.time() + self._offset
 
     def advance(self, seconds: float) -> None:
+        if self._frozen is not None:
+            self._frozen += seconds
         self._offset += seconds
+
+    def freeze(self, at: float | None = None) -> None:
+        """Stand still at ``at`` (epoch seconds; default: now) until advanced."""
+        self._frozen = self.now() if at is None else at
+
+    def day(self) -> str:
+        """Today's date in UTC (ISO), the day monday's daily call limit counts."""
+        return datetime.fromtimestamp(self.now(), UTC).date().isoformat()
 
     def iso(self, *, millis: bool = False) -> str:
         moment = datetime.fromtimestamp(self.now(), UTC)
@@ -105,6 +123,28 @@ class MondayCursor:
 
 
 @dataclass
+class MondayWebhook:
+    id: str
+    board_id: str
+    url: str
+    event: str
+    #: The config as given (a JSON object), or None.
+    config: dict[str, Any] | None = None
+
+
+@dataclass
+class WebhookDelivery:
+    """One POST the sandbox made to a webhook's URL, and how it was answered."""
+
+    webhook_id: str
+    type: str
+    trigger_uuid: str
+    #: The HTTP status of the answer, or None when none came (refused, timed out).
+    status: int | None
+    error: str = ""
+
+
+@dataclass
 class MondayBoard:
     id: str
     name: str
@@ -119,12 +159,32 @@ class MondayState:
     updates: list[MondayUpdate] = field(default_factory=list)
     activity: list[ActivityLog] = field(default_factory=list)
     cursors: dict[str, MondayCursor] = field(default_factory=dict)
-    #: Idempotency-Key → (status, headers, body) of the first answer, replayed on retries.
-    idempotent: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
+    #: Idempotency-Key → (clock time, status, headers, body) of the first answer, replayed
+    #: for the same key during monday's 30-minute window.
+    idempotent: dict[str, tuple[float, int, dict[str, str], bytes]] = field(default_factory=dict)
     complexity_budget: int = 10_000_000
     #: Clock time the current one-minute complexity window began (0: none begun yet).
     complexity_window_start: float = 0.0
     token: str = "sandbox-monday-token"
+    webhooks: dict[str, MondayWebhook] = field(default_factory=dict)
+    #: Set: deliveries carry ``Authorization: <JWT>`` signed with it (HS256), as those of
+    #: webhooks an app created with its OAuth token do. None: unsigned, as a personal token's.
+    webhook_signing_secret: str | None = None
+    deliveries: list[WebhookDelivery] = field(default_factory=list)
+    #: Told of every new activity-log entry (the webhooks' dispatcher), under ``state.lock``.
+    on_activity: Callable[[ActivityLog], None] | None = None
+    #: The account's daily call limit (``platform_api.daily_limit``). Generous by default, so
+    #: that tests polling every second are never slowed down; tests of the budget set a
+    #: plan's figure (Basic/Standard: 1,000).
+    daily_limit: int = 1_000_000
+    #: UTC day (ISO) → requests made with the account's token (leadbridge's, counted here).
+    calls_by_day: Counter[str] = field(default_factory=Counter)
+    #: UTC day (ISO) → calls the account's other tools made that day (set by a test).
+    others_by_day: dict[str, int] = field(default_factory=dict)
+
+    def used_on(self, day: str) -> int:
+        """Calls the whole account made on ``day``, as ``daily_analytics`` reports them."""
+        return self.calls_by_day[day] + self.others_by_day.get(day, 0)
 
 
 # ---------------------------------------------------------------- Google
@@ -210,6 +270,14 @@ class SentMail:
         return part.get_content() if part is not None else ""
 
 
+#: What docs/go-live.md tells the Workspace admin to delegate.
+DELEGATED_SCOPES = (
+    "https://www.googleapis.com/auth/gmail.send",
+    "https://www.googleapis.com/auth/gmail.readonly",
+    "https://www.googleapis.com/auth/drive",
+)
+
+
 @dataclass
 class GoogleState:
     shared_drives: dict[str, str] = field(default_factory=dict)
@@ -218,6 +286,9 @@ class GoogleState:
     mail: list[SentMail] = field(default_factory=list)
     #: Issued access token → the subject (impersonated user) named in the JWT grant, if any.
     tokens: dict[str, str | None] = field(default_factory=dict)
+    #: The scopes domain-wide delegation grants the service account's client id (the Admin
+    #: console's list): a grant for a delegated user asking for any other is refused.
+    delegated_scopes: set[str] = field(default_factory=lambda: set(DELEGATED_SCOPES))
 
 
 # ---------------------------------------------------------------- GitHub

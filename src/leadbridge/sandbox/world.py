@@ -10,12 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from typing import Any
 
-import yaml
-
+from leadbridge.defaults import default_pipeline
 from leadbridge.sandbox.github import add_label
 from leadbridge.sandbox.monday_board import create_item, write_values
 from leadbridge.sandbox.state import (
@@ -38,8 +35,11 @@ BOARD_NAME = "Leads, sales, and hubs"
 SHARED_DRIVE_ID = "0ASandboxSalesDrive"
 LEADS_FOLDER_ID = "1SandboxLeadsFolder"
 ASSETS_FOLDER_ID = "1SandboxSalesAssetsFolder"
-PRICING_SHEET_TEMPLATE_ID = "1PricingSheetTemplateId"
-PRICE_QUOTE_TEMPLATE_ID = "1PriceQuoteTemplateId"
+#: Not the example configuration's template ids, which ``check`` refuses as placeholders.
+PRICING_SHEET_TEMPLATE_ID = "1SandboxPricingSheetTemplate"
+PRICE_QUOTE_TEMPLATE_ID = "1SandboxPriceQuoteTemplate"
+#: The hub repository under its name before GitHub's rename to 2i2c-org/infrastructure (the
+#: default of github.repository), so that the rename can be rehearsed: see ``GitHubState.rename``.
 HUB_REPOSITORY = "2i2c-org/pilot-hubs"
 HUB_LABEL = "Hub"
 #: The Workspace user leadbridge sends mail as (``google.subject`` and ``mail.sender``).
@@ -82,14 +82,6 @@ class SeedLead:
 
     name: str
     values: Mapping[str, str] = field(default_factory=dict)
-
-
-@cache
-def default_pipeline() -> dict[str, Any]:
-    """``columns``, ``effects`` and ``rules`` of the packaged default pipeline."""
-    text = resources.files("leadbridge").joinpath("defaults/pipeline.yaml").read_text("utf-8")
-    data: dict[str, Any] = yaml.safe_load(text)
-    return data
 
 
 def default_columns() -> dict[str, ColumnSettings]:

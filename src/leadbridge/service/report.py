@@ -47,6 +47,10 @@ class EffectEnded:
     next_attempt_at: datetime | None = None
     #: Waiting for the same missing input as last cycle: already said on the item.
     repeated: bool = False
+    #: Which attempt ended (``apply.attempt_id``): a note about it is a request of its own.
+    attempt_id: str = ""
+    #: Done, but columns staff changed since the poll were left as they are (in words).
+    kept: str = ""
 
     def line(self) -> str:
         if self.outcome == "failed":
@@ -59,7 +63,10 @@ class EffectEnded:
     def note(self, post: str) -> str | None:
         """The line for the item's note under ``notes.post`` (all, failures, none)."""
         if self.outcome in ("done", "skipped"):
-            return self.detail if self.detail and post == "all" else None
+            if self.detail and post == "all":
+                return self.detail
+            # What it did shows as links on the item; a column it left alone does not.
+            return self.detail if self.kept and post == "failures" else None
         if self.outcome == "parked" and post != "none":
             return (
                 f"could not {self.what} after {self.attempt} attempt(s): {self.detail} "

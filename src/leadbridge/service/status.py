@@ -30,6 +30,9 @@ _MARKS = {
     "failed": "!",
     "parked": "✗",
 }
+#: State-store fact: the call governor's latest decision about the poll pace (written by
+#: ``leadbridge run``, see ``runtime/governor.py``).
+PACE_FACT = "call_pace"
 #: Ledger states of an effect that a lead "needs a person" for, as ``--problems`` lists them
 #: (with effects waiting for another one, and leads held by the mass-action guard).
 PROBLEM_STATES = frozenset({"parked", "failed", "waiting"})
@@ -86,6 +89,7 @@ def build_status(
         by_item[entry.item_id].append(entry)
     board = store.board_state()
     held: dict[str, Any] = store.fact(HELD) or {}
+    pace = pace_today(store.fact(PACE_FACT), now)
     held_kinds: defaultdict[str, list[str]] = defaultdict(list)
     for kind, hold in sorted(held.items()):
         for item in hold.get("items", []):
@@ -142,7 +146,13 @@ def build_status(
         "totals": dict(Counter(e.state.value for e in ledger)),
         "monday_calls_today": calls,
         "monday_complexity_today": complexity,
-        "monday_daily_call_limit": settings.monday.daily_call_limit,
+        # The account's limit as ``run`` last read it today, else the configured fallback.
+        "monday_daily_call_limit": pace["daily_limit"]
+        if pace
+        else settings.monday.daily_call_limit,
+        "monday_call_share": settings.monday.call_share,
+        #: How ``run`` paces its polls within the daily budget, and why (None: no decision today).
+        "call_pace": pace,
         "held": held,
         # Exit status 1 of ``leadbridge status``: a lead listed has a parked effect, or a
         # mass action waits for ``leadbridge plan --confirm``.
@@ -157,6 +167,14 @@ def build_status(
             for r in runs
         ],
     }
+
+
+def pace_today(fact: Any, now: datetime) -> dict[str, Any] | None:
+    """The governor's decision if it was made on ``now``'s UTC day: yesterday's figures say
+    nothing about today's budget."""
+    if not isinstance(fact, dict) or fact.get("day") != now.astimezone(UTC).date().isoformat():
+        return None
+    return fact
 
 
 def _quiet(e: LedgerEntry) -> bool:
@@ -181,6 +199,8 @@ def render_status(status: dict[str, Any], *, state_url: str) -> str:
     lines.append(f"As of {iso(status.get('generated_at'))} (times in UTC)")
     if not status["runs"]:
         lines.append("No sync cycle has run yet. Start one with: leadbridge sync --once")
+        if status.get("call_pace"):  # e.g. the daily limit was used up before the first one
+            lines.append(_pace_line(status["call_pace"]))
         return "\n".join(lines)
     last = status["runs"][0]
     lines.append(
@@ -189,10 +209,15 @@ def render_status(status: dict[str, Any], *, state_url: str) -> str:
         + f"; {last.get('done', 0)} done, {last.get('failed', 0)} failed, "
         f"{last.get('parked', 0)} parked"
     )
+    limit, share = status["monday_daily_call_limit"], status["monday_call_share"]
     lines.append(
-        f"monday.com calls today: {status['monday_calls_today']} of "
-        f"{status['monday_daily_call_limit']} (complexity {status['monday_complexity_today']})"
+        f"monday.com calls today: {status['monday_calls_today']} by leadbridge, whose share is "
+        f"{int(share * limit)} of the account's {limit} "
+        f"(complexity {status['monday_complexity_today']})"
     )
+    pace = status.get("call_pace")
+    if pace:
+        lines.append(_pace_line(pace))
     for kind, hold in sorted(status["held"].items()):
         lines.append(
             f"HELD: {hold['count']} new {kind} effect(s) since {hold['since']}, more than the "
@@ -246,6 +271,18 @@ def render_status(status: dict[str, Any], *, state_url: str) -> str:
         lines.append("\nParked effects wait for a person. After fixing the cause, re-arm with:")
         lines.extend(f"  {command}" for command in parked)
     return "\n".join(lines)
+
+
+def _pace_line(pace: dict[str, Any]) -> str:
+    """The poll pace in one line: slowed or stopped on purpose is said first, with why."""
+    state = str(pace.get("state", ""))
+    reason = pace.get("reason", "")
+    every = f"every {pace.get('interval_seconds')} s"
+    if state == "normal":
+        return f"Poll pace: as configured ({every}); {reason}"
+    resumes = f", polls resume {pace['resumes_at']}" if pace.get("resumes_at") else ""
+    shown = state.replace("_", " ").upper()
+    return f"Poll pace: {shown} on purpose ({every}{resumes}): {reason}"
 
 
 def iso(moment: datetime | None) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,8 +27,8 @@ from leadbridge.domain.history import Trigger, widened
 from leadbridge.domain.ledger import ATTEMPTED, EffectState, LedgerEntry, RetryPolicy
 from leadbridge.domain.model import Lead, Pipeline
 from leadbridge.domain.planning import dependency_order, effects_ahead, required_effects
-from leadbridge.domain.ports import BoardRead, BoardState, Lease, StateStore
-from leadbridge.domain.render import template_context
+from leadbridge.domain.ports import BoardRead, BoardState, ItemNote, Lease, StateStore
+from leadbridge.domain.render import in_words, template_context
 from leadbridge.effects.base import EffectKind
 from leadbridge.effects.registry import kind_of
 from leadbridge.exits import CannotStart
@@ -36,6 +36,7 @@ from leadbridge.service.alerts import Alerts
 from leadbridge.service.apply import (
     EffectRunner,
     Ports,
+    WriteBack,
     describe,
     done_links,
     owner_alive,
@@ -59,8 +60,9 @@ __all__ = ["Action", "CycleReport", "Ports", "SyncOptions", "SyncService", "rear
 class SyncOptions:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     full_reconcile_every: timedelta = timedelta(hours=1)
-    #: Notes on items: "all" (done and parked), "failures" (parked only) or "none".
-    notes: str = "all"
+    #: Notes on items: "all" (done and parked), "failures" (parked, waiting, adopted, a
+    #: write-back left for staff's edit) or "none".
+    notes: str = "failures"
     backfill: bool = False
     #: Effects the operator asked to act on although adopted (``--backfill EFFECT``).
     backfill_effects: frozenset[str] = frozenset()
@@ -70,6 +72,9 @@ class SyncOptions:
     max_new_per_kind: int = 20
     #: Meet a board that was worked before from another state database, adopting what exists.
     adopt_existing: bool = False
+    #: A write-back to an item this cycle's poll read less than this long ago takes the
+    #: poll's values as the read before the write (``monday.write_back_recheck_seconds``).
+    write_back_recheck: timedelta = timedelta(seconds=20)
 
 
 class WorkedBefore(CannotStart):
@@ -81,6 +86,28 @@ class _Read:
     state: BoardState | None
     read: BoardRead
     full: bool
+
+
+@dataclass
+class _LeadWork:
+    """What applying one lead's decisions leaves for the end of the cycle, in the order of
+    its effects: the note lines of those that ended, each with the attempt it is about, and
+    the write-backs still to come (a ``WriteBack``, which ends at the end of the cycle); and
+    the adoption lines that open the lead's note."""
+
+    lead: Lead
+    entries: dict[str, LedgerEntry]
+    slots: list[tuple[str, str] | WriteBack] = field(default_factory=list)
+    preface: list[str] = field(default_factory=list)
+
+    def said(self, lines: Sequence[str], ended: EffectEnded) -> None:
+        """The note lines of an effect that ended now (recorded at once, logged at once)."""
+        self.slots.extend((line, ended.attempt_id) for line in lines)
+
+    @property
+    def recorded(self) -> frozenset[str]:
+        """Effects whose call is made and recorded and whose write-back is still to come."""
+        return frozenset(s.entry.effect for s in self.slots if isinstance(s, WriteBack))
 
 
 def _utcnow() -> datetime:
@@ -271,6 +298,7 @@ class SyncService:
     def _cycle(
         self, report: CycleReport, stop: threading.Event | None, deadline: datetime | None
     ) -> None:
+        polled_at = self.now()
         read = self._read(report)
         if read is None:
             return
@@ -311,12 +339,15 @@ class SyncService:
                 log.exception("lead_failed", item_id=item_id)
         held = self.guard.check(plan, ledger, now, report)
         settled: list[str] = []
+        works: list[_LeadWork] = []
         for item_id, decisions in plan.items():
             if _stopped(stop, deadline, self.now()):
                 report.interrupted = True
                 log.warning("cycle_stopped_early", reason="stop requested or deadline reached")
                 break
             entries = ledger.setdefault(item_id, {})
+            work = _LeadWork(leads[item_id], entries)
+            works.append(work)
             try:
                 self._apply(
                     leads[item_id],
@@ -326,6 +357,7 @@ class SyncService:
                     report,
                     stop,
                     deadline,
+                    work,
                 )
             except Exception as error:  # one lead must never stop the others
                 report.error = f"item {item_id}: unexpected {type(error).__name__}: {error}"
@@ -333,6 +365,7 @@ class SyncService:
                 continue
             if not held.get(item_id) and not report.interrupted:
                 settled.append(item_id)
+        self._finish(works, read_ids, polled_at, report)
         if not report.interrupted:
             # Only a cycle that met every lead records what it met: if it stopped half way,
             # the next one adopts the rest instead of acting on last year's leads.
@@ -425,8 +458,11 @@ class SyncService:
         report: CycleReport,
         stop: threading.Event | None,
         deadline: datetime | None,
+        work: _LeadWork,
     ) -> None:
-        notes: list[str] = []
+        """Act on one lead's decisions, in dependency order; what each effect came to is
+        left in ``work`` for ``_finish`` (an effect recorded with its write-back to come
+        counts as done for the effects after it)."""
         adopted: list[str] = []
         #: No row yet: leadbridge meets this lead now (a configuration change that adopts a
         #: new effect on a lead it knows says nothing on the item).
@@ -452,18 +488,101 @@ class SyncService:
                 if _stopped(stop, deadline, self.now()) or not self.runner.still_leading():
                     report.interrupted = True
                     break
-                unmet = [n for n in decision.after if entries[n].state is not EffectState.DONE]
+                recorded = work.recorded
+                unmet = [
+                    n
+                    for n in decision.after
+                    if entries[n].state is not EffectState.DONE and n not in recorded
+                ]
                 if unmet:
                     report.waiting += 1
                     detail = "waits for " + ", ".join(unmet)
                     report.actions.append(Action(lead.item_id, lead.name, name, "waiting", detail))
                     continue
-                ended = self._run(lead, entries, decision, entry)
-                if ended is not None:
-                    self._record(ended, report, notes)
-        if adopted and met_now and self.options.notes == "all":
-            notes[:0] = self._adoption_note(lead, entries, adopted, decisions)
-        self._post_notes(lead, notes)
+                ended = self._run(lead, entries, decision, entry, recorded)
+                if isinstance(ended, WriteBack):
+                    work.slots.append(ended)
+                elif ended is not None:
+                    lines: list[str] = []
+                    self._record(ended, report, lines)
+                    work.said(lines, ended)
+        # What leadbridge will not do on a lead it meets is said under "failures" too.
+        if adopted and met_now and self.options.notes != "none":
+            work.preface = self._adoption_note(lead, entries, adopted, decisions)
+
+    def _finish(
+        self,
+        works: Sequence[_LeadWork],
+        polled: Collection[str],
+        polled_at: datetime,
+        report: CycleReport,
+    ) -> None:
+        """Write back together what the cycle's effects made, then record how each of those
+        effects ended, and post the leads' notes together (lines in the order of the effects).
+
+        One request carries every write-back and one every note, whatever the number of
+        leads (plus one read of the items the poll did not read recently enough).
+        """
+        pending = [slot for work in works for slot in work.slots if isinstance(slot, WriteBack)]
+        recent = self.now() - polled_at < self.options.write_back_recheck
+        try:
+            ends = self.runner.settle(pending, polled if recent else frozenset())
+        except Exception as error:  # rows stay RUNNING with their refs: the next cycle resumes
+            report.error = f"write-backs: unexpected {type(error).__name__}: {error}"
+            log.exception("write_backs_failed", effects=len(pending))
+            ends = {}
+        left = [p.entry.effect for p in pending if (p.entry.item_id, p.entry.effect) not in ends]
+        if left:
+            log.warning(
+                "write_backs_left",
+                effects=len(left),
+                detail="left running with what they made; the next attempt writes back",
+            )
+        notes: list[ItemNote] = []
+        for work in works:
+            try:
+                note = self._ended_lead(work, ends, report)
+            except Exception as error:  # one lead must never stop the others
+                item_id = work.lead.item_id
+                report.error = f"item {item_id}: unexpected {type(error).__name__}: {error}"
+                log.exception("lead_failed", item_id=item_id)
+                continue
+            if note is not None:
+                notes.append(note)
+        try:
+            self._post_notes(notes)
+        except Exception as error:  # a note is never worth the cycle
+            report.error = f"notes: unexpected {type(error).__name__}: {error}"
+            log.exception("notes_failed", notes=len(notes))
+
+    def _ended_lead(
+        self,
+        work: _LeadWork,
+        ends: Mapping[tuple[str, str], tuple[LedgerEntry, EffectEnded]],
+        report: CycleReport,
+    ) -> ItemNote | None:
+        """Record how the lead's effects with a write-back ended; its note, if it has one."""
+        lines: list[str] = []
+        attempts: list[str] = []
+        for slot in work.slots:
+            if not isinstance(slot, WriteBack):
+                lines.append(slot[0])
+                attempts.append(slot[1])
+                continue
+            key = (slot.entry.item_id, slot.entry.effect)
+            if key not in ends:
+                continue
+            work.entries[slot.entry.effect], ended = ends[key]
+            said = len(lines)
+            self._record(ended, report, lines)
+            attempts.extend([ended.attempt_id] * (len(lines) - said))
+        if work.preface:
+            lines[:0] = work.preface
+            attempts.insert(0, "adopted")
+        if not lines:
+            return None
+        text = "leadbridge:\n" + "\n".join(f"• {line}" for line in lines)
+        return ItemNote(work.lead.item_id, text, ";".join(attempts))
 
     def _adoption_note(
         self,
@@ -474,7 +593,9 @@ class SyncService:
     ) -> list[str]:
         """Met already under way: what was found done, and what leadbridge does from here.
 
-        Said once, when the lead's effects are adopted, and only if something is ahead."""
+        Said once, when the lead's effects are adopted, and only if something is ahead; in
+        the words staff know (each effect as its kind describes it, a stage by its column
+        and label), never the configuration's keys."""
         context = template_context(lead, done_links(entries), self.now().date())
         ahead = effects_ahead(lead, self.pipeline)
         running = {d.effect for d in decisions if d.act is Act.RUN}
@@ -483,7 +604,8 @@ class SyncService:
             if name in running:
                 when = "now"
             elif name in ahead and name not in entries:
-                when = f"at {ahead[name].column} → {ahead[name].label}"
+                rule = ahead[name]
+                when = f"when {in_words(rule.column)} reaches {rule.label}"
             else:
                 continue
             plan.append(f"{describe(self.pipeline, name, context)} ({when})")
@@ -493,10 +615,11 @@ class SyncService:
         for name in adopted:
             ref = entries[name].ref
             made = kind_of(self.pipeline.effects[name].kind).made(ref) if ref.get("found") else ""
-            found.append(f"{name} ({made})" if made else name)
+            what = describe(self.pipeline, name, context)
+            found.append(f"{what} ({made})" if made else what)
         return [
             "first met this lead already under way; counted as done by hand, never repeated: "
-            + ", ".join(found),
+            + "; ".join(found),
             "from here leadbridge will " + "; ".join(plan),
         ]
 
@@ -506,7 +629,8 @@ class SyncService:
         entries: dict[str, LedgerEntry],
         decision: Decision,
         entry: LedgerEntry | None,
-    ) -> EffectEnded | None:
+        recorded: frozenset[str],
+    ) -> EffectEnded | WriteBack | None:
         now = self.now()
         if entry is None:
             entry = LedgerEntry(lead.item_id, decision.effect, updated_at=now)
@@ -519,7 +643,9 @@ class SyncService:
                 return None
             entry = armed
         resolving = decision.act is Act.RESOLVE
-        entries[decision.effect], ended = self.runner.run(lead, entry, entries, resolving=resolving)
+        entries[decision.effect], ended = self.runner.run(
+            lead, entry, entries, resolving=resolving, recorded=recorded
+        )
         return ended
 
     def _record(self, ended: EffectEnded, report: CycleReport, notes: list[str]) -> None:
@@ -563,14 +689,13 @@ class SyncService:
         log.info("effect_adopted", item_id=lead.item_id, effect=name, found=bool(found))
         return True
 
-    def _post_notes(self, lead: Lead, notes: list[str]) -> None:
+    def _post_notes(self, notes: Sequence[ItemNote]) -> None:
+        """All of the cycle's notes in one request; a note not posted is logged, never fatal."""
         if not notes:
             return
-        text = "leadbridge:\n" + "\n".join(f"• {line}" for line in notes)
-        try:
-            self.ports.board.post_note(lead.item_id, text)
-        except ExternalError as error:
-            log.warning("note_not_posted", item_id=lead.item_id, error=error.describe())
+        for note, failure in zip(notes, self.ports.board.post_notes(notes), strict=True):
+            if failure is not None:
+                log.warning("note_not_posted", item_id=note.item_id, error=failure.describe())
 
     def _refresh(self, ledger: Mapping[str, Mapping[str, LedgerEntry]]) -> None:
         """On a full reconcile, kinds that keep far-side state in their refs re-read it."""

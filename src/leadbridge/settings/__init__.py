@@ -15,6 +15,7 @@ from leadbridge.settings.infra import (
     SmtpSettings,
     StateSettings,
     UiSettings,
+    WebhookSettings,
 )
 from leadbridge.settings.loading import (
     CONFIG_ENV,
@@ -50,6 +51,7 @@ __all__ = [
     "SmtpSettings",
     "StateSettings",
     "UiSettings",
+    "WebhookSettings",
     "describe_validation_error",
     "load_settings",
 ]

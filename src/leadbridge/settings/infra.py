@@ -75,6 +75,110 @@ class StateSettings(Section):
         )
 
 
+#: Where ``leadbridge run`` receives monday's webhook deliveries, under its HTTP port.
+WEBHOOK_PATH = "/monday/webhook"
+#: monday refuses webhook URLs longer than this.
+WEBHOOK_URL_LIMIT = 255
+#: The shortest path token accepted: 32 URL-safe characters are ~190 bits, beyond guessing.
+PATH_TOKEN_MIN_LENGTH = 32
+PATH_TOKEN_MAX_LENGTH = 64
+_PATH_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
+_TOKEN_FIX = "Fix: generate one with python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+class WebhookSettings(Section):
+    """monday webhooks as hints (optional, off by default): a delivery makes ``run`` poll soon.
+
+    A delivery is never read as data: it only says "look now", and the poll that follows reads
+    the board like any other. The regular polls go on at ``service.webhook_interval_seconds``
+    as the safety net, since monday gives up on a delivery after 30 minutes of failures.
+    """
+
+    #: The address at which monday reaches leadbridge's HTTP port (service.http_port), e.g.
+    #: https://leadbridge.example.org. monday POSTs to it + /monday/webhook/<path_token>.
+    #: Unset: webhooks are off.
+    public_url: str | None = None
+    #: Unguessable token in the receiver's path. Webhooks made with a personal API token carry
+    #: no signature, so knowing the URL is the only proof a delivery is monday's. Required
+    #: without ``signing_secret``; set it by LEADBRIDGE_MONDAY__WEBHOOK__PATH_TOKEN or the
+    #: secret file monday__webhook__path_token, never in the file.
+    path_token: SecretStr | None = None
+    #: The app's Signing Secret, when monday.token is an app's OAuth token: deliveries then
+    #: carry an HS256 JWT in Authorization, and any without a valid one is refused.
+    signing_secret: SecretStr | None = None
+    #: Deliveries within this many seconds of the first make one poll, started after them.
+    debounce_seconds: float = Field(3.0, ge=0, le=300)
+    #: How often ``run`` makes sure its webhooks still exist (one monday call each time).
+    recheck_seconds: int = Field(21600, ge=1)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from urllib.parse import urlsplit
+
+        value = http_url(value, "https://leadbridge.example.org").rstrip("/")
+        parts = urlsplit(value)
+        if parts.query or parts.fragment:
+            raise ValueError(
+                f"{value!r} has a query or fragment; leadbridge appends {WEBHOOK_PATH}/<token> "
+                "to it. Fix: give only the scheme, host and an optional path prefix"
+            )
+        room = WEBHOOK_URL_LIMIT - len(WEBHOOK_PATH) - 1 - PATH_TOKEN_MAX_LENGTH
+        if len(value) > room:
+            raise ValueError(
+                f"is {len(value)} characters long; monday accepts webhook URLs of at most "
+                f"{WEBHOOK_URL_LIMIT}, path and token included. Fix: use a URL of at most "
+                f"{room} characters"
+            )
+        return value
+
+    @field_validator("path_token")
+    @classmethod
+    def _unguessable(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        token = value.get_secret_value().strip()
+        length_ok = PATH_TOKEN_MIN_LENGTH <= len(token) <= PATH_TOKEN_MAX_LENGTH
+        if not length_ok or not _PATH_TOKEN.match(token):
+            # The value is a secret: the message never shows it.
+            raise ValueError(
+                f"must be {PATH_TOKEN_MIN_LENGTH} to {PATH_TOKEN_MAX_LENGTH} letters, digits, "
+                f"- or _ (it is the only proof a delivery comes from monday). {_TOKEN_FIX}"
+            )
+        return SecretStr(token)
+
+    @property
+    def enabled(self) -> bool:
+        return self.public_url is not None
+
+    def receiver_path(self) -> str:
+        """The path the receiver answers on leadbridge's own port."""
+        token = self.path_token.get_secret_value() if self.path_token is not None else ""
+        return f"{WEBHOOK_PATH}/{token}" if token else WEBHOOK_PATH
+
+    def url(self) -> str:
+        """The URL monday is given: ``public_url`` + the receiver's path (a secret in it)."""
+        if self.public_url is None:
+            raise ValueError("monday.webhook.public_url is not set")
+        return self.public_url + self.receiver_path()
+
+    def problems(self, *, secrets: bool) -> list[str]:
+        """What only the whole section can tell (``secrets``: tokens are required)."""
+        if not self.enabled or not secrets:
+            return []
+        if self.path_token is None and self.signing_secret is None:
+            return [
+                "monday.webhook.path_token: missing, and no signing_secret is set either, so "
+                "nothing would tell monday's deliveries from anyone's. Fix: set "
+                "LEADBRIDGE_MONDAY__WEBHOOK__PATH_TOKEN (or the secret file "
+                "monday__webhook__path_token) to a random token; "
+                + _TOKEN_FIX.removeprefix("Fix: ")
+            ]
+        return []
+
+
 class MondaySettings(Section):
     api_url: str = "https://api.monday.com/v2"
     api_version: str = "2026-10"
@@ -83,10 +187,28 @@ class MondaySettings(Section):
     connect_timeout_seconds: float = 5.0
     read_timeout_seconds: float = 30.0
     page_limit: int = Field(500, ge=1, le=500)
+    #: A full read of the board, the safety net behind incremental polls. It takes the place
+    #: of the poll that is due, never an extra one: on a board of one page (500 items) it
+    #: costs the same single call.
     full_reconcile_minutes: int = Field(60, ge=1)
+    #: The account's daily call limit as assumed while monday cannot tell it (the call
+    #: governor reads the real limit and today's usage from ``platform_api`` a few times a
+    #: day): Free/Basic/Standard about 1,000, Pro 10,000, Enterprise 25,000.
     daily_call_limit: int = Field(1000, ge=1)
+    #: Largest share of the account's daily calls leadbridge may use, and of what is left of
+    #: them, so that the account's other tools keep the rest. Near it polls slow down.
+    call_share: float = Field(0.33, gt=0, le=1)
     #: An incremental read also returns items updated this long before the watermark.
     watermark_skew_seconds: int = Field(120, ge=0)
+    #: A write-back writes a column only if it still shows what the poll saw (a staff edit
+    #: wins). When the cycle's own poll read the item less than this many seconds before the
+    #: write, the poll's values stand for that read and no extra request is made; otherwise
+    #: the cycle's write-backs are preceded by one read of their items. The trade-off: a
+    #: staff edit landing in that window (at most this many seconds after the poll) can be
+    #: overwritten by leadbridge's write. 0: always read again before writing.
+    write_back_recheck_seconds: float = Field(20, ge=0)
+    #: Webhooks as hints that a poll is due (off unless ``public_url`` is set).
+    webhook: WebhookSettings = WebhookSettings()
 
     @field_validator("api_url")
     @classmethod
@@ -165,7 +287,7 @@ class MailSettings(Section):
 class GitHubSettings(Section):
     token: SecretStr | None = None
     base_url: str = "https://api.github.com"
-    repository: str = "2i2c-org/pilot-hubs"
+    repository: str = "2i2c-org/infrastructure"
     labels: tuple[str, ...] = ("Hub",)
     timeout_seconds: float = 30.0
     #: GitHub allows about 80 content-creating requests a minute; spacing writes keeps a burst
@@ -204,8 +326,11 @@ class RetrySettings(Section):
 
 
 class NotesSettings(Section):
-    #: ``all``: a note for what was done and what failed; ``failures``: only problems.
-    post: Literal["all", "failures", "none"] = "all"
+    #: ``failures`` (the default): a note when something could not be done, and why (or was
+    #: deliberately not done: a lead met past its stage, a column staff had just changed);
+    #: what was done shows as links on the item. ``all`` also notes what was done, which costs
+    #: about one more monday call per status change (see README, "Call budget").
+    post: Literal["all", "failures", "none"] = "failures"
 
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -214,12 +339,16 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 class ServiceSettings(Section):
     """Pace and probes of ``leadbridge run``."""
 
-    #: 180 s is 480 polls a day: under half of the ~1,000 daily calls of monday's Basic and
-    #: Standard plans, leaving the rest for extra pages, write-backs and retries.
-    interval_seconds: int = Field(180, ge=1, le=86400)
-    #: A faster interval inside business hours (e.g. 60 on a Pro plan); None keeps one pace.
-    business_hours_interval_seconds: int | None = Field(None, ge=1, le=86400)
-    business_hours: str = "08:00-18:00"
+    #: Outside business hours: 1800 s is 32 polls in the 16 hours, a change seen within 30
+    #: minutes.
+    interval_seconds: int = Field(1800, ge=1, le=86400)
+    #: Inside business hours: 120 s is 240 polls in 8 hours, a change seen within 2 minutes.
+    #: With the 32 above and a read of the account's budget every 3 hours, a day of polls
+    #: costs 280 calls, within a third (``monday.call_share``) of the 1,000 daily calls of
+    #: monday's Basic and Standard plans with room for a day's write-backs. None keeps
+    #: ``interval_seconds`` all day.
+    business_hours_interval_seconds: int | None = Field(120, ge=1, le=86400)
+    business_hours: str = "09:00-17:00"
     business_days: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
     timezone: str = "UTC"
     #: Upper bound of one cycle; no new effect starts after it (nor after 80% of the interval).
@@ -233,6 +362,10 @@ class ServiceSettings(Section):
     #: those, the call has ended and resuming cannot do the effect twice. A holder known to
     #: be dead (a process of this host that is gone) is resumed at once.
     takeover_after_seconds: int = Field(300, ge=1)
+    #: While monday webhooks are on (monday.webhook.public_url), deliveries start polls
+    #: within seconds, so the schedule is only the safety net for a delivery lost: no two
+    #: scheduled polls are closer than this (a slower pace configured above is kept).
+    webhook_interval_seconds: int = Field(900, ge=1, le=86400)
     http_host: str = "0.0.0.0"
     #: Port of /healthz and /metrics; 0 picks a free port (tests).
     http_port: int = Field(8080, ge=0, le=65535)

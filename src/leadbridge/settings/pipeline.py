@@ -272,6 +272,7 @@ def cross_check(s: Settings, *, secrets: bool = True) -> list[str]:
     for port in ports.values() if secrets else ():
         problems += port.requirements(s)
     problems += _alerts_problems(s, set(ports))
+    problems += s.monday.webhook.problems(secrets=secrets)
     return problems
 
 

@@ -23,6 +23,7 @@ from leadbridge.domain.timeline import EffectAttempt, StatusChange
 from leadbridge.effects.registry import kind_of
 from leadbridge.service.apply import done_links
 from leadbridge.service.guard import HELD
+from leadbridge.service.status import PACE_FACT, pace_today
 from leadbridge.settings import Settings
 
 #: Ledger states in the order the overview counts them.
@@ -167,7 +168,9 @@ def overview(ctx: PageContext) -> dict[str, Any]:
     effect_counts = {state: states.get(state, 0) for state in COUNTED if state != "waiting"}
     effect_counts["waiting"] = waiting
     calls, complexity = ctx.store.usage(ctx.now.date(), "monday")
-    limit = ctx.settings.monday.daily_call_limit
+    # The account's limit as `run` last read it today, else the configured fallback.
+    pace = pace_today(ctx.store.fact(PACE_FACT), ctx.now)
+    limit = pace["daily_limit"] if pace else ctx.settings.monday.daily_call_limit
     parked = ctx.queries.entries([EffectState.PARKED.value])
     by_kind: Counter[str] = Counter(ctx.kind(entry.effect) for entry in parked)
     return {

@@ -22,7 +22,7 @@ from leadbridge.settings import Settings
 PREFIX = "/github"
 BODY_LIMIT = 65_536
 TOKEN = "ghp_SECRET0123456789abcdef"
-ISSUES_PATH = "/repos/2i2c-org/pilot-hubs/issues"
+ISSUES_PATH = "/repos/2i2c-org/infrastructure/issues"
 
 
 @dataclass
@@ -47,7 +47,7 @@ class Seen:
 @dataclass
 class FakeGitHub:
     token: str
-    repository: str = "2i2c-org/pilot-hubs"
+    repository: str = "2i2c-org/infrastructure"
     login: str = "leadbridge-bot"
     labels: set[str] = field(default_factory=lambda: {"Hub"})
     permissions: dict[str, bool] | None = field(

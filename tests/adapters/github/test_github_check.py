@@ -17,7 +17,7 @@ def test_everything_in_order(fake: FakeGitHub) -> None:
 
     assert [(f.what, f.ok) for f in findings] == [
         ("token", True),
-        ("repository 2i2c-org/pilot-hubs", True),
+        ("repository 2i2c-org/infrastructure", True),
         ("label 'Hub'", True),
     ]
     assert "leadbridge-bot" in findings[0].detail
@@ -42,7 +42,7 @@ def test_a_label_name_with_spaces_and_slashes_is_looked_up_exactly(fake: FakeGit
     [*_, finding] = check(fake, labels=["new hub/2024"])
 
     assert finding.ok
-    assert fake.seen[-1].path == "/repos/2i2c-org/pilot-hubs/labels/new hub/2024"
+    assert fake.seen[-1].path == "/repos/2i2c-org/infrastructure/labels/new hub/2024"
 
 
 def test_a_bad_token_stops_the_check_with_the_fix(fake: FakeGitHub) -> None:

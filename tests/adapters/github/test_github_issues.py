@@ -31,7 +31,7 @@ def test_create_opens_one_issue_with_title_body_and_labels(
 ) -> None:
     ref = issues.create_issue("New Hub: Uni", body_for("7"), ["Hub"])
 
-    assert ref == IssueRef(1, "https://github.test/2i2c-org/pilot-hubs/issues/1", "open")
+    assert ref == IssueRef(1, "https://github.test/2i2c-org/infrastructure/issues/1", "open")
     [stored] = fake.issues
     assert (stored["title"], stored["body"]) == ("New Hub: Uni", body_for("7"))
     assert stored["labels"] == [{"name": "Hub"}]

@@ -115,7 +115,8 @@ def test_gmail_without_a_delegated_user_says_how_to_fix(
 
 
 def test_check_reads_the_profile_and_sends_nothing(gmail: GmailMailer, google: FakeGoogle) -> None:
-    (finding,) = gmail.check()
+    scopes, profile = gmail.check()
 
-    assert finding.ok and "sales@example.org" in finding.detail
+    assert scopes.ok and "gmail.send and gmail.readonly granted" in scopes.detail
+    assert profile.ok and "sales@example.org" in profile.detail
     assert google.sent == []

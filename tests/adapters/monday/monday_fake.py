@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from graphql import FieldNode, OperationDefinitionNode, VariableNode, parse
 
 from leadbridge.settings import ColumnSettings, Settings
 
@@ -50,6 +51,17 @@ class FakeMonday:
     #: How many next_items_page calls answer CursorException before cursors work again.
     expiring_cursors: int = 0
     served_version: str = "2026-10"
+    #: ``platform_api``: the account's daily limit (``total``; None: not reported) and its
+    #: calls per day (ISO date → usage), every tool of the account included.
+    daily_limit: int | None = 1000
+    usage_by_day: dict[str, int] = field(default_factory=dict)
+    #: Item id → (code, message): monday refuses that item's part of a batched mutation
+    #: (HTTP 200, ``data`` for the other aliases, an error whose ``path`` is the alias).
+    refusing: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: The board's webhooks as monday lists them (``config`` a JSON string), and their URLs,
+    #: which monday keeps but never lists.
+    webhooks: list[dict[str, Any]] = field(default_factory=list)
+    webhook_urls: dict[str, str] = field(default_factory=dict)
     _cursors: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     # ------------------------------------------------------------ board content
@@ -91,6 +103,8 @@ class FakeMonday:
             return fault(request)
         name = body.get("operationName")
         variables = body.get("variables") or {}
+        if name in ("ChangeColumnValues", "CreateUpdates"):
+            return self._aliased(name, body["query"], variables)
         data = getattr(self, f"_op_{name}")(variables)
         if isinstance(data, httpx.Response):
             return data
@@ -100,6 +114,36 @@ class FakeMonday:
             json={"data": data, "extensions": {"request_id": "req-1"}},
             headers={"API-Version": self.served_version},
         )
+
+    def _aliased(self, name: str, query: str, variables: dict[str, Any]) -> httpx.Response:
+        """A mutation of aliased fields, each run on its own as monday runs them: a part it
+        refuses is null in ``data`` with an error on its path, and the others go through."""
+        data: dict[str, Any] = {"complexity": {"query": 100 * len(variables)}}
+        errors = []
+        for alias, arguments in _aliased_fields(query):
+            given = {argument: variables[var] for argument, var in arguments.items()}
+            item_id = given["item_id"]
+            refused = self.refusing.get(item_id)
+            if refused is None and not any(i["id"] == item_id for i in self.items):
+                refused = ("ResourceNotFoundException", f"Item {item_id} not found")
+            if refused is not None:
+                data[alias] = None
+                errors.append(
+                    {
+                        "message": refused[1],
+                        "path": [alias],
+                        "extensions": {"code": refused[0], "status_code": 200},
+                    }
+                )
+            elif name == "ChangeColumnValues":
+                data[alias] = self._change(item_id, given["column_values"])
+            else:
+                self.notes.append((item_id, given["body"]))
+                data[alias] = {"id": str(len(self.notes))}
+        body: dict[str, Any] = {"data": data, "extensions": {"request_id": "req-1"}}
+        if errors:
+            body["errors"] = errors
+        return httpx.Response(200, json=body, headers={"API-Version": self.served_version})
 
     def _page(self, rest: list[dict[str, Any]], limit: int, columns: list[str]) -> dict[str, Any]:
         page, rest = rest[:limit], rest[limit:]
@@ -152,9 +196,11 @@ class FakeMonday:
         rest = self._cursors.pop(v["cursor"])
         return {"next_items_page": self._page(rest, v["limit"], v["columns"])}
 
-    def _op_ItemValues(self, v: dict[str, Any]) -> dict[str, Any]:
-        """``items(ids:)``: archived and deleted items too (``state`` says so); [] if unknown."""
-        found = [i for i in self.items if i["id"] == v["item"]]
+    def _op_ItemsValues(self, v: dict[str, Any]) -> dict[str, Any]:
+        """``items(ids:)``: archived and deleted items too (``state`` says so); an unknown id
+        is left out; at most ``limit`` (default 25) items."""
+        assert len(v["items"]) <= 100, "items(ids:) answers at most 100 ids"
+        found = [i for i in self.items if i["id"] in v["items"]][: v.get("limit") or 25]
         return {
             "items": [
                 {
@@ -166,9 +212,9 @@ class FakeMonday:
             ]
         }
 
-    def _op_ChangeColumnValues(self, v: dict[str, Any]) -> dict[str, Any]:
-        item = self.item(v["item"])
-        for column_id, value in json.loads(v["values"]).items():
+    def _change(self, item_id: str, values: str) -> dict[str, Any]:
+        item = self.item(item_id)
+        for column_id, value in json.loads(values).items():
             kind = BOARD_COLUMNS[column_id][1]
             if kind == "status":
                 stored = {"label": value["label"]}
@@ -181,11 +227,7 @@ class FakeMonday:
             else:
                 stored = {"text": value}
             item["values"][column_id] = stored
-        return {"change_multiple_column_values": {"id": item["id"]}}
-
-    def _op_CreateUpdate(self, v: dict[str, Any]) -> dict[str, Any]:
-        self.notes.append((v["item"], v["body"]))
-        return {"create_update": {"id": str(len(self.notes))}}
+        return {"id": item["id"]}
 
     def _op_CheckBoard(self, v: dict[str, Any]) -> dict[str, Any]:
         settings = json.dumps({"labels": self.labels, "done_colors": [1]})
@@ -206,6 +248,34 @@ class FakeMonday:
             else [],
         }
 
+    def _op_BoardLayout(self, v: dict[str, Any]) -> dict[str, Any]:
+        typed = self._typed_settings()
+        columns = [
+            {
+                "id": cid,
+                "title": title,
+                "type": kind,
+                "archived": False,
+                "settings": typed if kind == "status" else {},
+            }
+            for cid, (title, kind) in BOARD_COLUMNS.items()
+        ]
+        return {
+            "me": {"id": ME_ID, "name": "leadbridge bot"},
+            "boards": [{"id": BOARD_ID, "name": "Leads", "columns": columns}]
+            if v["board"] == [BOARD_ID]
+            else [],
+        }
+
+    def _typed_settings(self) -> dict[str, Any]:
+        return {
+            "type": "status",
+            "labels": [
+                {"id": int(k), "label": t, "index": n, "is_deactivated": False}
+                for n, (k, t) in enumerate(self.labels.items())
+            ],
+        }
+
     def _op_StatusSettings(self, v: dict[str, Any]) -> dict[str, Any]:
         typed = {
             "type": "status",
@@ -216,6 +286,60 @@ class FakeMonday:
         }
         columns = [{"id": c, "settings": typed} for c in v["columns"]]
         return {"boards": [{"id": BOARD_ID, "columns": columns}]}
+
+    def _op_AccountBudget(self, v: dict[str, Any]) -> dict[str, Any]:
+        """As monday answers it: ``total`` counts add-ons, ``by_day`` the last days' usage."""
+        return {
+            "platform_api": {
+                "daily_limit": {"base": self.daily_limit, "total": self.daily_limit},
+                "daily_analytics": {
+                    "last_updated": iso(T0),
+                    "by_day": [
+                        {"day": day, "usage": usage}
+                        for day, usage in sorted(self.usage_by_day.items())
+                    ],
+                },
+            }
+        }
+
+    def _op_Webhooks(self, v: dict[str, Any]) -> dict[str, Any]:
+        listed = [dict(w) for w in self.webhooks if w["board_id"] == v["board"]]
+        return {"me": {"id": ME_ID}, "webhooks": listed}
+
+    def _op_CreateWebhook(self, v: dict[str, Any]) -> dict[str, Any]:
+        webhook = {
+            "id": str(400_000_000 + len(self.webhook_urls)),
+            "board_id": v["board"],
+            "event": v["event"],
+            "config": v.get("config"),
+        }
+        self.webhooks.append(webhook)
+        self.webhook_urls[webhook["id"]] = v["url"]
+        return {"create_webhook": dict(webhook)}
+
+    def _op_DeleteWebhook(self, v: dict[str, Any]) -> dict[str, Any] | httpx.Response:
+        found = next((w for w in self.webhooks if w["id"] == v["id"]), None)
+        if found is None:
+            return graphql_error("ResourceNotFoundException", "Webhook not found")
+        self.webhooks.remove(found)
+        return {"delete_webhook": {"id": found["id"], "board_id": found["board_id"]}}
+
+
+def _aliased_fields(query: str) -> list[tuple[str, dict[str, str]]]:
+    """(alias, argument → variable name) of each field of a mutation but ``complexity``."""
+    [operation] = [d for d in parse(query).definitions if isinstance(d, OperationDefinitionNode)]
+    fields = []
+    for selection in operation.selection_set.selections:
+        assert isinstance(selection, FieldNode)
+        if selection.name.value == "complexity":
+            continue
+        arguments = {}
+        for argument in selection.arguments:
+            assert isinstance(argument.value, VariableNode), "values travel in variables"
+            arguments[argument.name.value] = argument.value.name.value
+        alias = selection.alias.value if selection.alias else selection.name.value
+        fields.append((alias, arguments))
+    return fields
 
 
 def graphql_error(

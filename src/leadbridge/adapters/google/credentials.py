@@ -13,14 +13,14 @@ every API root, the second the token endpoint written in the key file.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import google_auth_httplib2
 import httplib2
-from google.auth.exceptions import GoogleAuthError
+from google.auth.exceptions import GoogleAuthError, RefreshError
 from google.oauth2 import service_account
 from googleapiclient.discovery import Resource, build
 
@@ -37,6 +37,10 @@ GMAIL_SCOPES = (
     "https://www.googleapis.com/auth/gmail.send",
     "https://www.googleapis.com/auth/gmail.readonly",
 )
+
+#: Token endpoint errors that mean "not delegated": Google refuses the whole token when the
+#: Admin console does not grant the client id every scope asked for, or any at all.
+_NOT_GRANTED = frozenset({"unauthorized_client", "access_denied", "invalid_scope"})
 
 #: Path of each API under the root; Drive's discovery document puts ``drive/v3/`` in its
 #: service path, the others carry the version in every method path.
@@ -137,3 +141,57 @@ class GoogleConnection:
             self.credentials.refresh(google_auth_httplib2.Request(self.transport))
         except (GoogleAuthError, OSError, httplib2.HttpLib2Error) as error:
             raise translate(error, service, "obtaining an access token") from None
+
+
+class _TokenAnswers:
+    """The transport, remembering what the token endpoint last answered: google-auth keeps
+    only the token, and ``missing_scopes`` needs the scopes the answer lists."""
+
+    def __init__(self, transport: HttpxHttp | httplib2.Http) -> None:
+        self._transport = transport
+        self.last: Mapping[str, Any] = {}
+
+    def request(
+        self,
+        uri: str,
+        method: str = "GET",
+        body: str | bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> tuple[httplib2.Response, bytes]:
+        response, content = self._transport.request(uri, method, body, headers, **options)
+        try:
+            answer = json.loads(content)
+        except ValueError:
+            answer = {}
+        self.last = answer if isinstance(answer, Mapping) else {}
+        return response, content
+
+
+def missing_scopes(connection: GoogleConnection, scopes: Sequence[str], service: str) -> list[str]:
+    """The scopes of ``scopes`` Google does not grant the connection's account, asked of the
+    token endpoint (so ``check`` names a missing delegation before a send fails on it).
+
+    Google refuses a token that asks for any scope the domain-wide delegation lacks, so after a
+    refusal each scope is asked alone to name the missing ones; an answer that lists its
+    ``scope`` is compared too. Raises ``ExternalError`` for any other failure.
+    """
+    answers = _TokenAnswers(connection.transport)
+    credentials = connection.credentials.with_scopes(list(scopes))
+    try:
+        credentials.refresh(google_auth_httplib2.Request(answers))
+    except RefreshError as error:
+        said = error.args[1] if len(error.args) > 1 else answers.last
+        code = said.get("error") if isinstance(said, Mapping) else None
+        if code not in _NOT_GRANTED:
+            raise translate(error, service, "obtaining an access token") from None
+        if len(scopes) == 1:
+            return list(scopes)
+        return [scope for scope in scopes if missing_scopes(connection, [scope], service)]
+    except (GoogleAuthError, OSError, httplib2.HttpLib2Error) as error:
+        raise translate(error, service, "obtaining an access token") from None
+    listed = answers.last.get("scope")
+    if not isinstance(listed, str) or not listed.strip():
+        return []  # a token was granted for every scope asked for
+    granted = set(listed.split())
+    return [scope for scope in scopes if scope not in granted]

@@ -25,11 +25,21 @@ from leadbridge.domain.ports import CheckFinding, OutgoingMail
 from leadbridge.settings import InCallRetrySettings, Settings
 
 from .calls import GoogleCaller
-from .credentials import GMAIL_SCOPES, GoogleConnection
+from .credentials import GMAIL_SCOPES, GoogleConnection, missing_scopes
 
 log = structlog.get_logger(__name__)
 
 SERVICE = "gmail"
+#: What leadbridge cannot do without each Gmail scope, for the check that finds one missing.
+SCOPE_USES = {
+    "https://www.googleapis.com/auth/gmail.send": "send its e-mails",
+    "https://www.googleapis.com/auth/gmail.readonly": "look in sent mail before sending again "
+    "after a failed attempt (so that no e-mail goes out twice)",
+}
+DELEGATION_PLACE = (
+    "Admin console → Security → Access and data control → API controls → Manage domain-wide "
+    "delegation"
+)
 
 
 class GmailMailer:
@@ -98,8 +108,12 @@ class GmailMailer:
         archive(message, mail.message_id, self._archive_dir)
 
     def check(self) -> list[CheckFinding]:
-        """Authenticate and read the profile; nothing is sent."""
-        what = f"Gmail as {self._connection.account}"
+        """The scopes the delegation grants, then the profile read with them; nothing is sent."""
+        account = self._connection.account
+        scopes = self._scopes()
+        if not scopes.ok:
+            return [scopes]
+        what = f"Gmail as {account}"
         try:
             profile = self._call.repeatable(
                 self._gmail.users().getProfile(userId="me"), "reading the Gmail profile"
@@ -107,4 +121,27 @@ class GmailMailer:
         except ExternalError as error:
             return [CheckFinding("mail", what, False, error.message, error.fix)]
         address = profile.get("emailAddress", "")
-        return [CheckFinding("mail", what, True, f"signed in as {address}")]
+        return [scopes, CheckFinding("mail", what, True, f"signed in as {address}")]
+
+    def _scopes(self) -> CheckFinding:
+        what = f"Gmail scopes for {self._connection.account}"
+        try:
+            missing = missing_scopes(self._connection, GMAIL_SCOPES, SERVICE)
+        except ExternalError as error:
+            return CheckFinding("mail", what, False, error.message, error.fix)
+        names = [scope.rsplit("/", 1)[-1] for scope in GMAIL_SCOPES]
+        if not missing:
+            return CheckFinding("mail", what, True, f"{' and '.join(names)} granted")
+        without = "; ".join(
+            f"without {scope.rsplit('/', 1)[-1]} leadbridge cannot {SCOPE_USES[scope]}"
+            for scope in missing
+        )
+        account = self._connection.credentials.service_account_email
+        return CheckFinding(
+            "mail",
+            what,
+            False,
+            f"domain-wide delegation does not grant {', '.join(missing)}: {without}",
+            f"in the {DELEGATION_PLACE}, give the client id of {account} (its Unique ID) "
+            f"these scopes: {','.join(GMAIL_SCOPES)}",
+        )

@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import structlog
 
+from leadbridge.adapters.monday.budget import read_account_budget
 from leadbridge.adapters.monday.check import check_board
 from leadbridge.adapters.monday.client import MondayClient
 from leadbridge.adapters.monday.documents import (
-    CHANGE_COLUMN_VALUES,
-    CREATE_UPDATE,
     FIRST_ITEMS_PAGE,
-    ITEM_VALUES,
+    ITEMS_VALUES,
     NEXT_ITEMS_PAGE,
+    Document,
+    change_column_values,
+    create_updates,
 )
 from leadbridge.adapters.monday.failures import BOARD_FIX, SERVICE, CursorExpired
 from leadbridge.adapters.monday.values import (
@@ -33,17 +35,31 @@ from leadbridge.adapters.monday.values import (
     note_html,
     texts_by_name,
 )
-from leadbridge.domain.errors import PermanentError, TransientError
+from leadbridge.domain.errors import ExternalError, PermanentError, TransientError
 from leadbridge.domain.model import ColumnValue, Lead
-from leadbridge.domain.ports import ApiUsage, BoardRead, CheckFinding
+from leadbridge.domain.ports import (
+    AccountBudget,
+    ApiUsage,
+    BoardRead,
+    CheckFinding,
+    ColumnWrite,
+    CurrentValues,
+    ItemNote,
+)
 from leadbridge.settings import ColumnSettings, RuleSettings, Settings
 
 log = structlog.get_logger(__name__)
+_T = TypeVar("_T")
 
 #: Newest-updated first: an incremental read can stop at the first item older than the mark.
 NEWEST_FIRST = {"order_by": [{"column_id": "__last_updated__", "direction": "desc"}]}
 #: A scan that outlives its cursor three times in a row is not going to finish this cycle.
 MAX_SCAN_RESTARTS = 2
+#: ``items(ids:)`` answers at most this many ids per request.
+IDS_PER_REQUEST = 100
+#: Write-backs or notes per request: a mutation's complexity is high, and one request must
+#: stay well inside monday's per-query budget.
+MUTATIONS_PER_REQUEST = 50
 ITEM_GONE_FIX = (
     "if the item was removed by mistake, restore it on monday (from the board's archive or "
     "the recycle bin); otherwise nothing is needed"
@@ -63,8 +79,11 @@ class MondayBoard:
         page_limit: int = 500,
         watermark_skew: timedelta = timedelta(minutes=2),
         daily_call_limit: int = 1000,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._client = client
+        #: The clock whose UTC day the account's usage is read for.
+        self._now = now
         self._board_id = board_id
         self._columns = dict(columns)
         self._rules = rules
@@ -80,6 +99,7 @@ class MondayBoard:
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
         api_url: str | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> MondayBoard:
         monday = settings.monday
         if monday.token is None:
@@ -97,6 +117,7 @@ class MondayBoard:
             retry=settings.retry.in_call,
             sleep=sleep,
             transport=transport,
+            today=lambda: now().astimezone(UTC).date(),
         )
         return cls(
             client,
@@ -106,6 +127,7 @@ class MondayBoard:
             page_limit=monday.page_limit,
             watermark_skew=timedelta(seconds=monday.watermark_skew_seconds),
             daily_call_limit=monday.daily_call_limit,
+            now=now,
         )
 
     # ------------------------------------------------------------------ reading
@@ -180,62 +202,120 @@ class MondayBoard:
             page = data["next_items_page"]
             pages += 1
 
-    def read_values(self, item_id: str, columns: Sequence[str]) -> Mapping[str, str]:
-        """One request for one item's columns, as text exactly as ``read_items`` renders it.
+    def read_columns(self, wanted: Mapping[str, Sequence[str]]) -> CurrentValues:
+        """Columns of several items, as text exactly as ``read_items`` renders it, in one
+        request per 100 items.
 
         An empty column reads as "". An item monday no longer shows (deleted, archived, or
-        never there) is a PermanentError: there is nothing to write back to.
+        never there) is a PermanentError for that item: there is nothing to write back to.
+        A request that fails is that failure for each of its items.
         """
-        wanted = {name: self._column(name) for name in columns}
-        if not wanted:
-            return {}
-        data = self._client.execute(
-            ITEM_VALUES,
-            {"item": item_id, "columns": sorted({c.id for c in wanted.values()})},
-        )
-        found = [i for i in data.get("items") or [] if i and str(i.get("id")) == str(item_id)]
-        if not found:
-            raise PermanentError(
-                SERVICE,
-                f"item {item_id} is no longer on monday (deleted for good, or not visible to "
-                "the token's user): its columns can no longer be read or written",
-                fix=ITEM_GONE_FIX,
-            )
-        item = found[0]
-        state = item.get("state")
-        if state is not None and state != "active":
-            raise PermanentError(
-                SERVICE,
-                f"item {item_id} is {state} on monday: leadbridge no longer reads or writes "
-                "its columns",
-                fix=ITEM_GONE_FIX,
-            )
-        shown = texts_by_name(item.get("column_values"), wanted)
-        return {name: shown.get(name, "") for name in wanted}
+        found: dict[str, Mapping[str, str] | ExternalError] = {}
+        asked: dict[str, dict[str, ColumnSettings]] = {}
+        for item_id, names in wanted.items():
+            try:
+                asked[item_id] = {name: self._column(name) for name in names}
+            except PermanentError as error:
+                found[item_id] = error
+        for chunk in _chunks([i for i, columns in asked.items() if columns], IDS_PER_REQUEST):
+            column_ids = sorted({c.id for i in chunk for c in asked[i].values()})
+            try:
+                data = self._client.execute(
+                    ITEMS_VALUES, {"items": chunk, "limit": len(chunk), "columns": column_ids}
+                )
+            except ExternalError as error:
+                found.update(dict.fromkeys(chunk, error))
+                continue
+            items = {str(i.get("id")): i for i in data.get("items") or [] if i}
+            for item_id in chunk:
+                found[item_id] = _current(item_id, items.get(str(item_id)), asked[item_id])
+        for item_id, columns in asked.items():
+            if not columns:
+                found[item_id] = {}
+        return found
 
     # ------------------------------------------------------------------ writing
 
-    def write_values(self, item_id: str, values: Mapping[str, ColumnValue]) -> None:
+    def write_columns(self, writes: Sequence[ColumnWrite]) -> list[ExternalError | None]:
+        """Every write-back in one request (per 50), as aliases ``w0``, ``w1``… of one
+        mutation; a value a column cannot take fails its write before any request."""
+        results: list[ExternalError | None] = [None] * len(writes)
+        ready: list[tuple[int, ColumnWrite, str]] = []
+        for index, write in enumerate(writes):
+            try:
+                ready.append((index, write, json.dumps(self._payload(write.values))))
+            except PermanentError as error:
+                results[index] = error
+        for chunk in _chunks(ready, MUTATIONS_PER_REQUEST):
+            variables: dict[str, object] = {"board": self._board_id}
+            for n, (_, write, values) in enumerate(chunk):
+                variables[f"i{n}"], variables[f"v{n}"] = write.item_id, values
+            answers = self._mutate(
+                change_column_values(len(chunk)),
+                "w",
+                variables,
+                [write for _, write, _ in chunk],
+                lambda item_id: f"item {item_id} was not found on board {self._board_id}",
+            )
+            for (index, _, _), answer in zip(chunk, answers, strict=True):
+                results[index] = answer
+        return results
+
+    def post_notes(self, notes: Sequence[ItemNote]) -> list[ExternalError | None]:
+        """Every note in one request (per 50), as aliases ``n0``, ``n1``… of one mutation."""
+        results: list[ExternalError | None] = [None] * len(notes)
+        for chunk in _chunks(list(enumerate(notes)), MUTATIONS_PER_REQUEST):
+            variables: dict[str, object] = {}
+            for n, (_, note) in enumerate(chunk):
+                variables[f"i{n}"], variables[f"b{n}"] = note.item_id, note_html(note.text)
+            answers = self._mutate(
+                create_updates(len(chunk)),
+                "n",
+                variables,
+                [note for _, note in chunk],
+                lambda item_id: f"item {item_id} was not found for a note",
+            )
+            for (index, _), answer in zip(chunk, answers, strict=True):
+                results[index] = answer
+        return results
+
+    def _mutate(
+        self,
+        document: Document,
+        prefix: str,
+        variables: dict[str, object],
+        parts: Sequence[ColumnWrite | ItemNote],
+        missing: Callable[[str], str],
+    ) -> list[ExternalError | None]:
+        """One aliased mutation; per part (alias ``<prefix><n>``) None or its failure.
+
+        The Idempotency-Key covers every part and each part's attempt, so a resent request
+        is replayed by monday and a batch with a new attempt in it is carried out. A part
+        answered with null and no error names an item monday does not have (``missing``).
+        """
+        try:
+            data, failed = self._client.execute_aliased(
+                document, variables, attempts=[part.attempt for part in parts]
+            )
+        except ExternalError as error:
+            return [error] * len(parts)
+        results: list[ExternalError | None] = []
+        for n, part in enumerate(parts):
+            alias = f"{prefix}{n}"
+            if alias in failed:
+                results.append(failed[alias])
+            elif not data.get(alias):
+                results.append(PermanentError(SERVICE, missing(part.item_id), fix=BOARD_FIX))
+            else:
+                results.append(None)
+        return results
+
+    def _payload(self, values: Mapping[str, ColumnValue]) -> dict[str, object]:
         payload: dict[str, object] = {}
         for name, value in values.items():
             column = self._column(name)
             payload[column.id] = column_json(name, column, value)
-        data = self._client.execute(
-            CHANGE_COLUMN_VALUES,
-            {"board": self._board_id, "item": item_id, "values": json.dumps(payload)},
-            idempotent_mutation=True,
-        )
-        if not data.get("change_multiple_column_values"):
-            raise PermanentError(
-                SERVICE, f"item {item_id} was not found on board {self._board_id}", fix=BOARD_FIX
-            )
-
-    def post_note(self, item_id: str, text: str) -> None:
-        data = self._client.execute(
-            CREATE_UPDATE, {"item": item_id, "body": note_html(text)}, idempotent_mutation=True
-        )
-        if not data.get("create_update"):
-            raise PermanentError(SERVICE, f"item {item_id} was not found for a note", fix=BOARD_FIX)
+        return payload
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -250,7 +330,15 @@ class MondayBoard:
         return column
 
     def usage(self) -> ApiUsage:
-        return ApiUsage(requests=self._client.requests, complexity=self._client.complexity)
+        return ApiUsage(
+            requests=self._client.requests,
+            complexity=self._client.complexity,
+            daily_limit_refusals=self._client.daily_limit_refusals,
+        )
+
+    def account_budget(self) -> AccountBudget:
+        """One call: the account's daily limit and every tool's calls today (``CallBudget``)."""
+        return read_account_budget(self._client, self._now())
 
     def check(self) -> list[CheckFinding]:
         return check_board(
@@ -259,6 +347,35 @@ class MondayBoard:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _chunks(items: Sequence[_T], size: int) -> Iterator[list[_T]]:
+    """``items`` in runs of at most ``size``: what one request may carry."""
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def _current(
+    item_id: str, item: Mapping[str, Any] | None, wanted: Mapping[str, ColumnSettings]
+) -> Mapping[str, str] | ExternalError:
+    """One item's asked columns from an ``items(ids:)`` answer, or why it has none."""
+    if item is None:
+        return PermanentError(
+            SERVICE,
+            f"item {item_id} is no longer on monday (deleted for good, or not visible to "
+            "the token's user): its columns can no longer be read or written",
+            fix=ITEM_GONE_FIX,
+        )
+    state = item.get("state")
+    if state is not None and state != "active":
+        return PermanentError(
+            SERVICE,
+            f"item {item_id} is {state} on monday: leadbridge no longer reads or writes "
+            "its columns",
+            fix=ITEM_GONE_FIX,
+        )
+    shown = texts_by_name(item.get("column_values"), wanted)
+    return {name: shown.get(name, "") for name in wanted}
 
 
 def _parse_time(value: object) -> datetime | None:

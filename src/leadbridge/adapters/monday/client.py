@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -34,16 +34,27 @@ from leadbridge.adapters.monday.failures import (
     legacy_errors,
 )
 from leadbridge.adapters.retry import DEFAULT_IN_CALL, call_with_retries
-from leadbridge.domain.errors import ExternalError, TransientError
+from leadbridge.domain.errors import DailyLimitReached, ExternalError, TransientError
 from leadbridge.settings import InCallRetrySettings
 from leadbridge.telemetry import MONDAY_COMPLEXITY, count_request
 
 log = structlog.get_logger(__name__)
 
 
-def idempotency_key(document: Document, variables: Mapping[str, object]) -> str:
-    """Same mutation with the same values → same key, so monday replays instead of repeating."""
-    canonical = json.dumps([document.name, variables], sort_keys=True, ensure_ascii=True)
+def idempotency_key(
+    document: Document, variables: Mapping[str, object], attempts: Sequence[str]
+) -> str:
+    """Same mutation, same values, same attempt(s) → same key; a new attempt → a new key.
+
+    A request resent within an attempt (a dropped connection) is then replayed by monday
+    instead of repeated, while an operator's retry, a new attempt, inside monday's 30-minute
+    replay window is carried out rather than answered from the cache with the old outcome.
+    For a batch the key covers every part: all items and values (``variables``) and the
+    attempt of each part.
+    """
+    canonical = json.dumps(
+        [document.name, variables, list(attempts)], sort_keys=True, ensure_ascii=True
+    )
     return "leadbridge-" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
 
 
@@ -84,6 +95,8 @@ class MondayClient:
         self._session: SyncClientSession | None = None
         self.requests = 0
         self.complexity = 0
+        #: Calls monday refused because the account's daily limit was used up.
+        self.daily_limit_refusals = 0
         self._day = today()
         self.calls_today = 0
 
@@ -95,16 +108,33 @@ class MondayClient:
             self._client.close_sync()
             self._session = None
 
-    def execute(
+    def execute(self, document: Document, variables: Mapping[str, object]) -> dict[str, Any]:
+        """One logical call: a few quick retries for blips, then the translated failure."""
+        data, _ = self._execute(document, variables, None)
+        return data
+
+    def execute_aliased(
+        self, document: Document, variables: Mapping[str, object], *, attempts: Sequence[str]
+    ) -> tuple[dict[str, Any], dict[str, ExternalError]]:
+        """A mutation of aliased fields, with an ``Idempotency-Key`` from ``attempts``.
+
+        Returns the data and, per alias that monday refused, its failure (monday answers
+        HTTP 200 with ``data`` for the others and an error whose ``path`` names the alias).
+        A failure of the whole request is retried and raised as ``execute`` does.
+        """
+        return self._execute(document, variables, attempts)
+
+    def _execute(
         self,
         document: Document,
         variables: Mapping[str, object],
-        *,
-        idempotent_mutation: bool = False,
-    ) -> dict[str, Any]:
-        """One logical call: a few quick retries for blips, then the translated failure."""
+        attempts: Sequence[str] | None,
+    ) -> tuple[dict[str, Any], dict[str, ExternalError]]:
+        by_alias = attempts is not None
         headers = (
-            {"Idempotency-Key": idempotency_key(document, variables)} if idempotent_mutation else {}
+            {"Idempotency-Key": idempotency_key(document, variables, attempts)}
+            if attempts is not None
+            else {}
         )
 
         def on_retry(error: TransientError, wait: float) -> None:
@@ -114,17 +144,19 @@ class MondayClient:
             )
 
         try:
-            data = call_with_retries(
-                lambda: self._send(document, dict(variables), headers),
+            answer = call_with_retries(
+                lambda: self._send(document, dict(variables), headers, by_alias=by_alias),
                 self._retry,
                 sleep=self._sleep,
                 on_retry=on_retry,
             )
-        except (ExternalError, CursorExpired):
+        except (ExternalError, CursorExpired) as error:
             count_request(SERVICE, "error")
+            if isinstance(error, DailyLimitReached):
+                self.daily_limit_refusals += 1
             raise
         count_request(SERVICE, "ok")
-        return data
+        return answer
 
     def _count_call(self) -> None:
         today = self._today()
@@ -134,8 +166,13 @@ class MondayClient:
         self.calls_today += 1
 
     def _send(
-        self, document: Document, variables: dict[str, object], headers: dict[str, str]
-    ) -> dict[str, Any]:
+        self,
+        document: Document,
+        variables: dict[str, object],
+        headers: dict[str, str],
+        *,
+        by_alias: bool = False,
+    ) -> tuple[dict[str, Any], dict[str, ExternalError]]:
         if self._session is None:
             self._session = self._client.connect_sync()
         self._last = None
@@ -147,7 +184,13 @@ class MondayClient:
                 extra_args={"headers": headers},
             )
         except TransportQueryError as error:
-            raise self._failure(list(error.errors or []), error.data) from None
+            failed = self._alias_failures(error) if by_alias else None
+            if failed is None:
+                raise self._failure(list(error.errors or []), error.data) from None
+            partial: dict[str, Any] = error.data or {}
+            self._check_version()
+            self._add_complexity(partial)
+            return partial, failed
         except TransportConnectionFailed as error:
             raise self._connection_failure(error.__cause__) from None
         except TransportServerError as error:
@@ -157,7 +200,36 @@ class MondayClient:
         self._check_version()
         data = result.data or {}
         self._add_complexity(data)
-        return data
+        return data, {}
+
+    def _alias_failures(self, error: TransportQueryError) -> dict[str, ExternalError] | None:
+        """Per alias, its failure, when every error of the answer sits on an alias that has
+        its place in ``data``; None when the request as a whole failed."""
+        data = error.data
+        errors = list(error.errors or [])
+        if not data or not errors:
+            return None
+        by_alias: dict[str, list[dict[str, Any]]] = {}
+        for entry in errors:
+            path = entry.get("path") if isinstance(entry, dict) else None
+            if not path or path[0] not in data:
+                return None
+            by_alias.setdefault(str(path[0]), []).append(entry)
+        failed: dict[str, ExternalError] = {}
+        for alias, found in by_alias.items():
+            failure = from_graphql_errors(
+                found, http_status=self._status(), headers=self._headers()
+            )
+            if not isinstance(failure, ExternalError):
+                return None
+            failed[alias] = failure
+        log.warning(
+            "monday_parts_failed",
+            parts=sorted(failed),
+            codes=sorted({str((e.get("extensions") or {}).get("code", "")) for e in errors}),
+            request_id=self._request_id(),
+        )
+        return failed
 
     def _headers(self) -> Mapping[str, str]:
         return self._last.headers if self._last is not None else {}

@@ -1,8 +1,10 @@
 """Every GraphQL document leadbridge sends to monday.com, in one place.
 
-Documents are constant text: every value travels in ``variables``, never in the query, so a
-lead name with quotes or braces can never change what a query means. Keeping them together
-lets one test validate all of them against the reference schema.
+Documents are constant text, or built from nothing but a count (several write-backs or notes
+as aliases of one mutation, so that they cost one request): every value travels in
+``variables``, never in the query, so a lead name with quotes or braces can never change what
+a query means. Keeping them together lets one test validate all of them against the reference
+schema.
 
 ``complexity { query }`` rides along on every read and write so that the cost of each cycle
 is known without an extra call.
@@ -86,15 +88,16 @@ query NextItemsPage($cursor: String!, $limit: Int!, $columns: [String!]) {
     + _LEAD_ITEM,
 )
 
-#: One item's current values of some columns, read just before a write-back. ``items(ids:)``
-#: also answers for archived and deleted items (their ``state`` says so) and answers an empty
-#: list for an id it does not know.
-ITEM_VALUES = Document(
-    "ItemValues",
+#: Current values of some columns of several items, read just before their write-backs.
+#: ``items(ids:)`` answers at most 100 ids (``limit`` defaults to 25, so it is always sent),
+#: also answers for archived and deleted items (their ``state`` says so), and leaves out an
+#: id it does not know.
+ITEMS_VALUES = Document(
+    "ItemsValues",
     """
-query ItemValues($item: ID!, $columns: [String!]) {
+query ItemsValues($items: [ID!], $limit: Int, $columns: [String!]) {
   complexity { query }
-  items(ids: [$item]) {
+  items(ids: $items, limit: $limit) {
     id
     state
     column_values(ids: $columns) { ...LeadValue }
@@ -104,27 +107,36 @@ query ItemValues($item: ID!, $columns: [String!]) {
     + _LEAD_VALUE,
 )
 
-CHANGE_COLUMN_VALUES = Document(
-    "ChangeColumnValues",
-    """
-mutation ChangeColumnValues($board: ID!, $item: ID!, $values: JSON!) {
-  complexity { query }
-  change_multiple_column_values(board_id: $board, item_id: $item, column_values: $values) {
-    id
-  }
-}
-""",
-)
 
-CREATE_UPDATE = Document(
-    "CreateUpdate",
+def _aliased(name: str, variables: str, fields: str) -> Document:
+    """One mutation document of ``fields`` side by side: one request for all of them."""
+    return Document(
+        name, f"mutation {name}({variables}) {{\n  complexity {{ query }}\n{fields}}}\n"
+    )
+
+
+def change_column_values(count: int) -> Document:
+    """``count`` write-backs in one request: alias ``w<n>`` sets item ``$i<n>`` to ``$v<n>``.
+
+    Only the number of aliases varies; every item id and value still travels in variables.
     """
-mutation CreateUpdate($item: ID!, $body: String!) {
-  complexity { query }
-  create_update(item_id: $item, body: $body) { id }
-}
-""",
-)
+    variables = ", ".join(["$board: ID!", *(f"$i{n}: ID!, $v{n}: JSON!" for n in range(count))])
+    fields = "".join(
+        f"  w{n}: change_multiple_column_values("
+        f"board_id: $board, item_id: $i{n}, column_values: $v{n}) {{ id }}\n"
+        for n in range(count)
+    )
+    return _aliased("ChangeColumnValues", variables, fields)
+
+
+def create_updates(count: int) -> Document:
+    """``count`` notes in one request: alias ``n<n>`` posts ``$b<n>`` on item ``$i<n>``."""
+    variables = ", ".join(f"$i{n}: ID!, $b{n}: String!" for n in range(count))
+    fields = "".join(
+        f"  n{n}: create_update(item_id: $i{n}, body: $b{n}) {{ id }}\n" for n in range(count)
+    )
+    return _aliased("CreateUpdates", variables, fields)
+
 
 #: Everything ``leadbridge check`` needs in one call: who the token is, the served version,
 #: the board and all its columns (all of them, so a wrong id can get a "did you mean").
@@ -159,12 +171,87 @@ query StatusSettings($board: [ID!], $columns: [String!]) {
 """,
 )
 
+#: What ``leadbridge init`` reads to write a configuration, in one call: who the token is, the
+#: board's name, and every column's id, title, type and typed settings (status labels).
+BOARD_LAYOUT = Document(
+    "BoardLayout",
+    """
+query BoardLayout($board: [ID!]) {
+  complexity { query }
+  me { id name }
+  boards(ids: $board) {
+    id
+    name
+    columns { id title type archived settings }
+  }
+}
+""",
+)
+
+#: The board's webhooks and, in the same call, the token's user (deliveries of its own writes
+#: are echoes). ``Webhook`` has no url field: leadbridge remembers the ids it created.
+WEBHOOKS = Document(
+    "Webhooks",
+    """
+query Webhooks($board: ID!) {
+  complexity { query }
+  me { id }
+  webhooks(board_id: $board) { id event board_id config }
+}
+""",
+)
+
+#: monday POSTs a challenge to ``$url`` first and creates the webhook only if it is echoed.
+CREATE_WEBHOOK = Document(
+    "CreateWebhook",
+    """
+mutation CreateWebhook($board: ID!, $url: String!, $event: WebhookEventType!, $config: JSON) {
+  complexity { query }
+  create_webhook(board_id: $board, url: $url, event: $event, config: $config) {
+    id
+    board_id
+    event
+    config
+  }
+}
+""",
+)
+
+DELETE_WEBHOOK = Document(
+    "DeleteWebhook",
+    """
+mutation DeleteWebhook($id: ID!) {
+  complexity { query }
+  delete_webhook(id: $id) { id board_id }
+}
+""",
+)
+
+#: The account's daily call limit and its use by day (every tool of the account, not only
+#: leadbridge), read a few times a day by the call governor; ``total`` includes add-ons.
+ACCOUNT_BUDGET = Document(
+    "AccountBudget",
+    """
+query AccountBudget {
+  complexity { query }
+  platform_api {
+    daily_limit { base total }
+    daily_analytics { last_updated by_day { day usage } }
+  }
+}
+""",
+)
+
+#: The constant documents; ``change_column_values`` and ``create_updates`` are built per count.
 ALL_DOCUMENTS = (
     FIRST_ITEMS_PAGE,
     NEXT_ITEMS_PAGE,
-    ITEM_VALUES,
-    CHANGE_COLUMN_VALUES,
-    CREATE_UPDATE,
+    ITEMS_VALUES,
     CHECK_BOARD,
     STATUS_SETTINGS,
+    BOARD_LAYOUT,
+    ACCOUNT_BUDGET,
+    WEBHOOKS,
+    CREATE_WEBHOOK,
+    DELETE_WEBHOOK,
 )

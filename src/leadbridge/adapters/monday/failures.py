@@ -14,7 +14,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from leadbridge.adapters.retry import parse_retry_after
-from leadbridge.domain.errors import ExternalError, PermanentError, TransientError
+from leadbridge.domain.errors import (
+    DailyLimitReached,
+    ExternalError,
+    PermanentError,
+    TransientError,
+)
 
 SERVICE = "monday"
 
@@ -146,12 +151,12 @@ def _one(
     if key == "cursorexception" or "cursorexpired" in said.lower().replace(" ", ""):
         return CursorExpired(said)
     if key == "daily_limit_exceeded":
-        return TransientError(
+        return DailyLimitReached(
             SERVICE,
-            "the plan's daily API call limit is used up; calls resume at 00:00 UTC" + detail,
+            "the account's daily API call limit is used up; calls resume at 00:00 UTC" + detail,
             retry_after=_seconds_to_utc_midnight(now),
-            fix="poll less often (or raise the plan's limit); compare calls today with "
-            "monday.daily_call_limit",
+            fix="leadbridge makes no call before 00:00 UTC; if other tools of the account "
+            "use most calls, lower monday.call_share or raise the plan's limit",
         )
     if key in _RATE_CODES or status in (423, 429):
         return TransientError(

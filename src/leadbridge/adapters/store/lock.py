@@ -166,6 +166,12 @@ class RunnerLock(ABC):
     def is_held(self) -> bool:
         """Whether the lock is still ours; a dropped PostgreSQL session silently loses it."""
 
+    @abstractmethod
+    def probe(self) -> bool:
+        """Take the lock and let it go at once, for ``leadbridge check``: whether a process
+        could start now (False: another holds it). Unlike ``acquire`` it takes no epoch and
+        migrates nothing, so checking changes nothing in the database."""
+
     @property
     def epoch(self) -> int | None:
         """The epoch taken with the lock now held (None when not held)."""
@@ -217,6 +223,9 @@ class NoLock(RunnerLock):
     def is_held(self) -> bool:
         return self._held
 
+    def probe(self) -> bool:
+        return True
+
 
 class SqliteFileLock(RunnerLock):
     def __init__(self, database: Path) -> None:
@@ -260,6 +269,16 @@ class SqliteFileLock(RunnerLock):
 
     def is_held(self) -> bool:
         return self._lock.is_locked
+
+    def probe(self) -> bool:
+        if self._lock.is_locked:
+            return True
+        try:
+            self._lock.acquire(timeout=0)
+        except filelock.Timeout:
+            return False
+        self._lock.release(force=True)
+        return True
 
     def holder_description(self) -> str:
         return f"the process holding {self.path}"
@@ -357,6 +376,20 @@ class PostgresAdvisoryLock(RunnerLock):
             if not held:
                 self._drop_connection()
             return held
+
+    def probe(self) -> bool:
+        with self._guard:
+            if self._connection is not None:
+                return True
+            with self._connect() as connection:
+                taken = connection.execute(
+                    text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}
+                ).scalar_one()
+                if taken:
+                    connection.execute(
+                        text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY}
+                    )
+            return bool(taken)
 
     def _drop_connection(self) -> None:
         self._epoch = None
