@@ -39,6 +39,9 @@ from leadbridge.sandbox.state import MondayItem
 from leadbridge.sandbox.world import default_columns
 
 SIZES = (100, 1_000, 10_000)
+#: Leads that may stand on a label asking for work when leadbridge first meets the board.
+PENDING_REQUESTS = 12
+REQUESTS = frozenset({"Send Questionnaire", "Create Quote"})
 #: Seeded leads are this old, so a quiet poll's look-back (watermark skew) finds none of them.
 AGE = timedelta(days=2)
 CASES = ("first full read", "quiet poll", "quiet cycle in a service", "full reconcile")
@@ -80,11 +83,18 @@ def seed(sandbox: Sandbox, count: int, rng: random.Random) -> None:
                 },
                 columns["community"].id: {"text": "A community of researchers. " * 4},
             }
-            triage = rng.choice([None, *label_ids["triage_status"]])
+            # Labels that ask for work (a questionnaire, a quote) stand only on the first few
+            # leads, as on a board leadbridge has kept up with: the rest is history, adopted.
+            acting = number < PENDING_REQUESTS
+            triage = rng.choice(
+                [None, *(t for t in label_ids["triage_status"] if acting or t not in REQUESTS)]
+            )
             if triage:
                 values[columns["triage_status"].id] = {"index": label_ids["triage_status"][triage]}
             if triage == "In Scope" and rng.random() < 0.6:
-                negotiation = rng.choice(list(label_ids["negotiation_status"]))
+                negotiation = rng.choice(
+                    [n for n in label_ids["negotiation_status"] if acting or n not in REQUESTS]
+                )
                 values[columns["negotiation_status"].id] = {
                     "index": label_ids["negotiation_status"][negotiation]
                 }
