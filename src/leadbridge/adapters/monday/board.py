@@ -102,21 +102,11 @@ class MondayBoard:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> MondayBoard:
         monday = settings.monday
-        if monday.token is None:
-            raise PermanentError(
-                SERVICE,
-                "no API token is configured",
-                fix="set LEADBRIDGE_MONDAY__TOKEN or the secret file monday__token",
-            )
-        client = MondayClient(
-            url=api_url or monday.api_url,
-            token=monday.token.get_secret_value(),
-            api_version=monday.api_version,
-            connect_timeout=monday.connect_timeout_seconds,
-            read_timeout=monday.read_timeout_seconds,
-            retry=settings.retry.in_call,
+        client = MondayClient.from_settings(
+            settings,
             sleep=sleep,
             transport=transport,
+            api_url=api_url,
             today=lambda: now().astimezone(UTC).date(),
         )
         return cls(

@@ -34,8 +34,13 @@ from leadbridge.adapters.monday.failures import (
     legacy_errors,
 )
 from leadbridge.adapters.retry import DEFAULT_IN_CALL, call_with_retries
-from leadbridge.domain.errors import DailyLimitReached, ExternalError, TransientError
-from leadbridge.settings import InCallRetrySettings
+from leadbridge.domain.errors import (
+    DailyLimitReached,
+    ExternalError,
+    PermanentError,
+    TransientError,
+)
+from leadbridge.settings import InCallRetrySettings, Settings
 from leadbridge.telemetry import MONDAY_COMPLEXITY, count_request
 
 log = structlog.get_logger(__name__)
@@ -99,6 +104,36 @@ class MondayClient:
         self.daily_limit_refusals = 0
         self._day = today()
         self.calls_today = 0
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+        api_url: str | None = None,
+        today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+    ) -> MondayClient:
+        """The client every monday adapter talks through; no token is a permanent error."""
+        monday = settings.monday
+        if monday.token is None:
+            raise PermanentError(
+                SERVICE,
+                "no API token is configured",
+                fix="set LEADBRIDGE_MONDAY__TOKEN or the secret file monday__token",
+            )
+        return cls(
+            url=api_url or monday.api_url,
+            token=monday.token.get_secret_value(),
+            api_version=monday.api_version,
+            connect_timeout=monday.connect_timeout_seconds,
+            read_timeout=monday.read_timeout_seconds,
+            retry=settings.retry.in_call,
+            sleep=sleep,
+            transport=transport,
+            today=today,
+        )
 
     def _remember(self, response: httpx.Response) -> None:
         self._last = response

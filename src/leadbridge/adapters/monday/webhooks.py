@@ -17,7 +17,7 @@ import httpx
 from leadbridge.adapters.monday.client import MondayClient
 from leadbridge.adapters.monday.documents import CREATE_WEBHOOK, DELETE_WEBHOOK, WEBHOOKS
 from leadbridge.adapters.monday.failures import SERVICE
-from leadbridge.domain.errors import PermanentError, TransientError
+from leadbridge.domain.errors import TransientError
 from leadbridge.domain.ports import ApiUsage, Webhook, WebhookListing
 from leadbridge.settings import Settings
 
@@ -37,24 +37,8 @@ class MondayWebhooks:
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
     ) -> MondayWebhooks:
-        monday = settings.monday
-        if monday.token is None:
-            raise PermanentError(
-                SERVICE,
-                "no API token is configured",
-                fix="set LEADBRIDGE_MONDAY__TOKEN or the secret file monday__token",
-            )
-        client = MondayClient(
-            url=monday.api_url,
-            token=monday.token.get_secret_value(),
-            api_version=monday.api_version,
-            connect_timeout=monday.connect_timeout_seconds,
-            read_timeout=monday.read_timeout_seconds,
-            retry=settings.retry.in_call,
-            sleep=sleep,
-            transport=transport,
-        )
-        return cls(client, board_id=monday.board_id)
+        client = MondayClient.from_settings(settings, sleep=sleep, transport=transport)
+        return cls(client, board_id=settings.monday.board_id)
 
     def list_webhooks(self) -> WebhookListing:
         data = self._client.execute(WEBHOOKS, {"board": self._board_id})
