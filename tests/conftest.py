@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from leadbridge.adapters.store.schema import metadata
 from leadbridge.adapters.store.sql import SqlStateStore, make_engine
@@ -42,6 +46,20 @@ def filled_example_text() -> str:
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """``-n auto``: a worker more than there are cores, since the e2e tests mostly wait."""
     return (os.cpu_count() or 1) + 1
+
+
+@pytest.fixture
+def isolated_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """configure_logging changes process-wide state; put it all back after the test."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.captureWarnings(False)
+    structlog.reset_defaults()
 
 
 @pytest.fixture

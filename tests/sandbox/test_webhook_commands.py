@@ -6,15 +6,11 @@ a webhook another tool made on the board is listed, never removed.
 
 from __future__ import annotations
 
-import logging
 import secrets
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 
 from leadbridge import cli
 from leadbridge.bootstrap import build_webhook_registry, open_store
@@ -24,19 +20,8 @@ from leadbridge.service.webhooks import ensure_webhooks, wanted_webhooks
 from leadbridge.settings import Settings, load_settings
 from tests.sandbox.test_webhooks import Receiver
 
-
-@pytest.fixture(autouse=True)
-def isolated_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The commands configure process-wide logging (onto the captured stderr): undo it."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
-    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    logging.captureWarnings(False)
-    structlog.reset_defaults()
+#: The commands configure process-wide logging (onto the captured stderr): undo it.
+pytestmark = pytest.mark.usefixtures("isolated_logging")
 
 
 @pytest.fixture

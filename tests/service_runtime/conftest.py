@@ -3,15 +3,11 @@ and a handle on ``fake_run.py`` subprocesses."""
 
 from __future__ import annotations
 
-import logging
-import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 
 from tests.postgres import POSTGRES_ENV
 from tests.postgres import postgres_url as worker_postgres_url
@@ -25,20 +21,6 @@ def postgres_url() -> str:
     if not url:
         pytest.skip(f"{POSTGRES_ENV} is not set: no PostgreSQL server to test against")
     return url
-
-
-@pytest.fixture
-def isolated_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """configure_logging changes process-wide state; put it all back after the test."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
-    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    logging.captureWarnings(False)
-    structlog.reset_defaults()
 
 
 @pytest.fixture
