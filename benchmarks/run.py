@@ -107,12 +107,32 @@ def seed(sandbox: Sandbox, count: int, rng: random.Random) -> None:
             )
 
 
-def run_once(command: list[str], env: dict[str, str], log: Path) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds (user + system) and max RSS in MB of one child process.
+#: Runs ``python -m leadbridge ARGS`` and, at exit, writes the process's own peak resident
+#: memory (``VmHWM``, kB) to the file named first. ``ru_maxrss`` from ``wait4`` would not do:
+#: a child forked from this process, which holds the sandbox's board, starts with this
+#: process's pages counted, so at 10,000 leads it reported the benchmark, not leadbridge.
+PEAK_PROBE = """
+import atexit, runpy, sys
+peak_file = sys.argv.pop(1)
+def peak():
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    with open(peak_file, "w") as out:
+        out.write(line.split()[1])
+atexit.register(peak)
+sys.argv[0] = "leadbridge"
+runpy.run_module("leadbridge", run_name="__main__", alter_sys=True)
+"""
+
+
+def run_once(args: list[str], env: dict[str, str], log: Path) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS in MB of one ``leadbridge ARGS``.
 
     Output goes to a file, not a pipe: the child's report of 10,000 leads would fill a pipe
     that nobody reads while this process waits for it.
     """
+    peak_file = log.with_suffix(".peak")
+    command = [sys.executable, "-c", PEAK_PROBE, str(peak_file), *args]
     started = time.monotonic()
     with log.open("wb") as output:
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
@@ -121,9 +141,8 @@ def run_once(command: list[str], env: dict[str, str], log: Path) -> tuple[float,
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         tail = log.read_text(encoding="utf-8", errors="replace")[-2000:]
-        raise RuntimeError(f"{' '.join(command[-2:])} exited {code}: {tail}")
-    # Linux reports ru_maxrss in kilobytes.
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+        raise RuntimeError(f"{' '.join(args[-2:])} exited {code}: {tail}")
+    return wall, usage.ru_utime + usage.ru_stime, int(peak_file.read_text()) / 1024
 
 
 def measure(count: int, workdir: Path, seed_value: int) -> list[Measure]:
@@ -135,7 +154,8 @@ def measure(count: int, workdir: Path, seed_value: int) -> list[Measure]:
         database = directory / "leadbridge.db"
         env = {k: v for k, v in os.environ.items() if not k.startswith("LEADBRIDGE_")}
         env["LEADBRIDGE_SECRETS_DIR"] = str(config.secrets_dir)
-        base = [sys.executable, "-m", "leadbridge", "--config", str(config.path)]
+        options = ["--config", str(config.path)]
+        base = [sys.executable, "-m", "leadbridge", *options]
         for case in CASES:
             if case == "quiet cycle in a service":
                 results.append(quiet_cycle_in_a_service(count, config.path, config.secrets_dir))
@@ -146,7 +166,7 @@ def measure(count: int, workdir: Path, seed_value: int) -> list[Measure]:
                     connection.execute("UPDATE board_state SET last_full_read_at = NULL")
             before = sandbox.state.request_count("monday")
             log = directory / f"{case.replace(' ', '-')}.log"
-            wall, cpu, rss = run_once([*base, "sync", "--once"], env, log)
+            wall, cpu, rss = run_once([*options, "sync", "--once"], env, log)
             counted = sandbox.state.request_count("monday") - before
             # status exits 1 when something needs a person; the run history is read either way.
             status = subprocess.run(

@@ -141,7 +141,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as error:
         raise ConfigError([f"{path}: cannot be read ({error.strerror})."]) from None
     try:
-        data = yaml.safe_load(text)
+        # libyaml's safe loader where PyYAML was built with it: the same documents, 10x faster.
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
