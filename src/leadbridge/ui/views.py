@@ -21,6 +21,8 @@ from leadbridge.domain.planning import dependency_order
 from leadbridge.domain.render import template_context
 from leadbridge.domain.timeline import EffectAttempt, StatusChange
 from leadbridge.effects.registry import kind_of
+from leadbridge.runtime.coordinator import STALE_AFTER_INTERVALS
+from leadbridge.runtime.pacing import PollPacing
 from leadbridge.service.apply import done_links
 from leadbridge.service.guard import HELD
 from leadbridge.service.status import PACE_FACT, pace_today
@@ -185,14 +187,15 @@ def overview(ctx: PageContext) -> dict[str, Any]:
         "calls_share": min(100, round(100 * calls / limit)) if limit else 0,
         "last_run": last,
         "last_ok": last_ok,
-        "health": health(ctx, last_ok),
+        "health": health(ctx, last_ok, pace),
         "held": sorted(ctx.held().items()),
         "parked_kinds": sorted(by_kind.items()),
     }
 
 
-def health(ctx: PageContext, last_ok: Any) -> dict[str, Any]:
-    """The coordinator's verdict when this process polls; else judged from the last run."""
+def health(ctx: PageContext, last_ok: Any, pace: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The coordinator's verdict when this process polls; else judged from the last run
+    against the pace ``run`` keeps (``pace``: the governor's decision of today, if any)."""
     if ctx.verdict is not None:
         verdict = ctx.verdict()
         body = dict(verdict.body)
@@ -203,7 +206,6 @@ def health(ctx: PageContext, last_ok: Any) -> dict[str, Any]:
             "reason": str(body.get("reason", "")),
             "here": True,
         }
-    interval = ctx.settings.service.interval_seconds
     if last_ok is None or last_ok.finished_at is None:
         return {
             "status": "no successful poll recorded",
@@ -213,14 +215,41 @@ def health(ctx: PageContext, last_ok: Any) -> dict[str, Any]:
             "here": False,
         }
     age = ctx.now - last_ok.finished_at
-    fresh = age <= timedelta(seconds=3 * interval)
+    if _held(pace, ctx.now):
+        # Waiting on purpose for the daily budget: the reason says until when.
+        status, reason, fresh = "paused", str(pace.get("reason", "")) if pace else "", True
+    else:
+        gap = _expected_gap(ctx, last_ok.finished_at, pace)
+        fresh = age <= STALE_AFTER_INTERVALS * gap
+        status, reason = ("ok", "") if fresh else ("stale", f"no successful poll for {_span(age)}")
     return {
-        "status": "ok" if fresh else "stale",
+        "status": status,
         "role": "not polling here (serve-ui)",
         "ok": fresh,
-        "reason": "" if fresh else f"no successful poll for {_span(age)}",
+        "reason": reason,
         "here": False,
     }
+
+
+def _expected_gap(ctx: PageContext, last: datetime, pace: Mapping[str, Any] | None) -> timedelta:
+    """The longest gap between polls ``run`` may leave after one at ``last``: the configured
+    pace then and now (a poll at 16:59 may be followed by the night's slower one), or the
+    governor's stretched pace of today."""
+    pacing = PollPacing.from_settings(
+        ctx.settings.service, hinted=ctx.settings.monday.webhook.enabled
+    )
+    seconds = max(pacing.interval_at(last), pacing.interval_at(ctx.now))
+    if pace is not None and isinstance(pace.get("interval_seconds"), int):
+        seconds = max(seconds, pace["interval_seconds"])
+    return timedelta(seconds=seconds)
+
+
+def _held(pace: Mapping[str, Any] | None, now: datetime) -> bool:
+    """Whether the governor holds polls for the daily budget (until ``resumes_at``)."""
+    if pace is None or pace.get("state") not in ("paused", "limit_reached"):
+        return False
+    resumes = pace.get("resumes_at")
+    return bool(resumes) and datetime.fromisoformat(str(resumes)) > now
 
 
 # ---------------------------------------------------------------- leads table
