@@ -17,7 +17,14 @@ from leadbridge.adapters.store.check import StoreCheck, check_store
 from leadbridge.adapters.store.sql import SqlStateStore
 from leadbridge.domain.errors import ExternalError
 from leadbridge.domain.ledger import RetryPolicy
-from leadbridge.domain.ports import Board, CheckFinding, LiveCheck, Mailer, StateStore
+from leadbridge.domain.ports import (
+    Board,
+    CallBudget,
+    CheckFinding,
+    LiveCheck,
+    Mailer,
+    StateStore,
+)
 from leadbridge.effects.base import PortSpec
 from leadbridge.effects.registry import kind_of, ports_in_use
 from leadbridge.effects.services import MAILER
@@ -90,7 +97,11 @@ def build_adapters(settings: Settings) -> Adapters:
 
 def live_checks(settings: Settings) -> list[CheckFinding]:
     """The machine's (state database, runner lock, HTTP port), then every adapter's own
-    check; an adapter that cannot even be built is one failed finding."""
+    check; an adapter that cannot even be built is one failed finding. The one that reads the
+    account's daily call budget (monday's) reads it too, in one call, and the runtime judges it
+    against the configured schedule as the call governor will."""
+    from leadbridge.runtime.budget_check import check_call_budget
+
     store = check_store(settings.state.url)
     findings: list[CheckFinding] = [*store.findings, _port_finding(settings, store)]
     builders: list[tuple[str, Callable[[], LiveCheck]]] = [("monday", lambda: _board(settings))]
@@ -107,6 +118,8 @@ def live_checks(settings: Settings) -> list[CheckFinding]:
             )
             continue
         findings.extend(adapter.check())
+        if isinstance(adapter, CallBudget):
+            findings.append(check_call_budget(settings, adapter))
     if settings.monday.webhook.enabled:
         findings.extend(webhook_checks(settings))
     return findings

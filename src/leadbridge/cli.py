@@ -345,6 +345,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """Exits 1 on any ✗. A ✓ may carry a note: it holds, though not as configured (the call
+    governor will slow polls down to fit the account's budget), which need not stop going live.
+    """
     settings = _settings(args)
     _quiet_logs(settings, logging.ERROR)
     print(f"✓ configuration: valid ({len(settings.effects)} effects, {len(settings.rules)} rules)")
@@ -357,10 +360,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         mark = "✓" if finding.ok else "✗"
         detail = f": {finding.detail}" if finding.detail else ""
         print(f"{mark} {finding.service}: {finding.what}{detail}")
-        if not finding.ok and finding.fix:
-            print(f"    Fix: {finding.fix}")
+        if finding.fix:
+            print(f"    {'Note' if finding.ok else 'Fix'}: {finding.fix}")
     failed = sum(not f.ok for f in findings)
-    print(f"{len(findings) - failed} of {len(findings)} live checks passed.")
+    noted = sum(f.ok and bool(f.fix) for f in findings)
+    note = f" {noted} of them with a note." if noted else ""
+    print(f"{len(findings) - failed} of {len(findings)} live checks passed.{note}")
     return EXIT_OK if not failed else EXIT_FAILED
 
 

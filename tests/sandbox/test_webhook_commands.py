@@ -71,7 +71,9 @@ def test_check_fails_until_the_webhooks_exist_then_lists_them(
 
     assert cli.main(["--config", str(config), "check"]) == 0
     found = capsys.readouterr().out
-    assert found.count("leadbridge's") == 4 and "✗" not in found
+    ours = [line for line in found.splitlines() if line.startswith("✓ monday: webhook ")]
+    assert len(ours) == 4 and all(line.endswith(", leadbridge's") for line in ours)
+    assert "✗" not in found
 
 
 def test_list_and_remove_touch_only_leadbridge_s_webhooks(

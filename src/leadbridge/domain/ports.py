@@ -207,6 +207,7 @@ class CheckFinding:
     what: str
     ok: bool
     detail: str = ""
+    #: How to fix it; on a finding that holds, a note: it holds, but not as configured.
     fix: str = ""
 
 
