@@ -483,7 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     config_help = "YAML configuration file (default: $LEADBRIDGE_CONFIG)"
     parser.add_argument("--config", type=Path, help=config_help)
-    parser.add_argument("--version", action="version", version=f"leadbridge {_version()}")
+    parser.add_argument("--version", action=_PrintVersion)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(
@@ -648,6 +648,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write a leadbridge config for it into DIR",
     )
     return parser
+
+
+class _PrintVersion(argparse.Action):
+    """``--version``, with the installed version looked up only when asked: reading the
+    package metadata costs ten times what building the whole parser does."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS) -> None:
+        super().__init__(
+            option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0,
+            help="show the version and exit",
+        )  # fmt: skip
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        print(f"leadbridge {_version()}")
+        parser.exit()
 
 
 def _version() -> str:
