@@ -386,8 +386,10 @@ class _Checker:
     """``ensure_webhooks`` with its adapter and store built on first use, counting its calls
     in the day's monday usage like a cycle's."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, now: Callable[[], datetime] = _utcnow) -> None:
         self._settings = settings
+        # The day the calls count against: the UTC date of ``now`` (a simulated clock in tests).
+        self._now = now
         self._wanted = wanted_webhooks(settings.columns)
         self._registry: MondayWebhooks | None = None
         self._store: SqlStateStore | None = None
@@ -411,7 +413,7 @@ class _Checker:
                 after = registry.usage()
                 if after.requests > before.requests:
                     store.add_usage(
-                        _utcnow().date(),
+                        self._now().date(),
                         "monday",
                         after.requests - before.requests,
                         after.complexity - before.complexity,

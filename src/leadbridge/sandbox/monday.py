@@ -725,6 +725,7 @@ _READ_RANK = (
     "items",
     "columns",
     "boards",
+    "webhooks",
     "me",
     "version",
     "platform_api",
