@@ -59,7 +59,7 @@ from leadbridge.runtime.webhooks import (
     _Checker,
 )
 from leadbridge.sandbox import DEMO_LEADS, Sandbox, SeedLead, seed_board, set_values
-from leadbridge.sandbox.config import write_sandbox_config
+from leadbridge.sandbox.config import merge_sections, write_sandbox_config
 from leadbridge.sandbox.world import default_columns
 from leadbridge.service.alerts import Alerts
 from leadbridge.service.webhooks import Upkeep
@@ -286,18 +286,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``extra`` merged in section by section, so a scenario's own ``service``
-    or ``monday`` overrides keep their keys beside the webhook ones."""
-    result = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = merged(result[key], value)
-        else:
-            result[key] = value
-    return result
-
-
 class WebhookSide:
     """leadbridge's webhook pieces as ``start_webhooks`` wires them, on the simulated clock.
 
@@ -392,7 +380,7 @@ class SimulatedDay:
         overrides = {**BASE_OVERRIDES, **scenario.overrides}
         if scenario.webhooks:
             port = free_port()
-            overrides = merged(
+            overrides = merge_sections(
                 overrides,
                 {
                     "service": {"http_host": LOOPBACK, "http_port": port},

@@ -71,7 +71,7 @@ def write_sandbox_config(
     secrets_dir.mkdir(exist_ok=True)
     _write_secret(secrets_dir / "monday__token", sandbox.monday_token)
     _write_secret(secrets_dir / "github__token", sandbox.github_token)
-    document = _merge(sandbox_settings(sandbox, directory, key_file, state_url), overrides)
+    document = merge_sections(sandbox_settings(sandbox, directory, key_file, state_url), overrides)
     path = directory / "leadbridge.yaml"
     path.write_text(
         yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100), encoding="utf-8"
@@ -136,11 +136,13 @@ def _on_sandbox_domains(value: Any) -> Any:
     return value
 
 
-def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+def merge_sections(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``overrides`` merged in section by section: an override of one key of a
+    section keeps the section's other keys."""
     merged = dict(base)
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+            merged[key] = merge_sections(merged[key], value)
         else:
             merged[key] = value
     return merged
