@@ -429,7 +429,9 @@ def test_two_replicas_on_postgres_one_acts_the_other_takes_over_after_sigkill(
     record_property: Callable[[str, object], None],
 ) -> None:
     items = _new_leads(sandbox, 2)
-    config = _config(sandbox, tmp_path, state_url=postgres_url)
+    # A cycle starts effects for 0.8 of the interval: at 1 s, a slow machine's cycle stops
+    # after the folders, and the first replica would die having finished nothing.
+    config = _config(sandbox, tmp_path, state_url=postgres_url, service={"interval_seconds": 4})
     first = services(config, _env(config))
     first.wait_event("cycle_finished")
     second = services(config, _env(config))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import sys
-import threading
+import time
 from pathlib import Path
 from typing import TextIO
 
@@ -25,7 +24,12 @@ def serve(
     """Serve until SIGINT/SIGTERM, then return the exit status (0); with ``config_dir``, also
     write a configuration for it."""
     out = out or sys.stdout
-    stopped = threading.Event()
+    # Both signals only raise a flag, handled from before anything is printed, so one sent as
+    # soon as the URL is read is never lost nor raised outside the wait (and even if the
+    # parent left SIGINT ignored); the handler takes no lock.
+    signals: list[int] = []
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda received, _: signals.append(received))
     sandbox = Sandbox(host, port, seed)
     seed_demo_leads(sandbox.state)
     sandbox.start()
@@ -45,10 +49,8 @@ def serve(
                 file=out,
             )
         out.flush()
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-        with contextlib.suppress(KeyboardInterrupt):
-            stopped.wait()
+        while not signals:
+            time.sleep(0.2)  # a signal ends the sleep early; its handler has run by then
     finally:
         sandbox.stop()
         print("leadbridge sandbox stopped", file=out)
