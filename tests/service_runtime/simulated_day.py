@@ -54,9 +54,9 @@ from leadbridge.runtime.pacing import PacedIntervalTrigger, PollPacing
 from leadbridge.runtime.webhooks import (
     UPKEEP_TICK_SECONDS,
     PollSoon,
+    UpkeepCheck,
     WebhookReceiver,
     WebhookUpkeep,
-    _Checker,
 )
 from leadbridge.sandbox import DEMO_LEADS, Sandbox, SeedLead, seed_board, set_values
 from leadbridge.sandbox.config import merge_sections, write_sandbox_config
@@ -317,7 +317,7 @@ class WebhookSide:
             now=now,
         )
         self.receiver = WebhookReceiver.from_settings(webhook, settings.monday.board_id, soon.hint)
-        self._checker = _Checker(settings, now=now)
+        self._checker = UpkeepCheck(settings, now=now)
         self._upkeep = WebhookUpkeep(
             check=self._check,
             may_act=coordinator.lock.is_held,

@@ -359,7 +359,7 @@ def start_webhooks(
         debounce_seconds=webhook.debounce_seconds, poll=coordinator.poll, schedule=schedule
     )
     receiver = WebhookReceiver.from_settings(webhook, settings.monday.board_id, soon.hint)
-    checker = _Checker(settings)
+    checker = UpkeepCheck(settings)
     upkeep = WebhookUpkeep(
         check=checker,
         may_act=coordinator.lock.is_held,
@@ -382,7 +382,7 @@ def start_webhooks(
     return Webhooks(receiver=receiver, close=checker.close)
 
 
-class _Checker:
+class UpkeepCheck:
     """``ensure_webhooks`` with its adapter and store built on first use, counting its calls
     in the day's monday usage like a cycle's."""
 
