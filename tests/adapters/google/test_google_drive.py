@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 import pytest
@@ -9,6 +10,7 @@ from fake_google import ACCOUNT, TOKEN, FakeGoogle, google_error
 from googleapiclient.http import HttpMockSequence
 from prometheus_client import REGISTRY
 
+from leadbridge.adapters.google import errors as google_errors
 from leadbridge.adapters.google.credentials import GoogleConnection
 from leadbridge.adapters.google.drive import (
     DOCUMENT,
@@ -191,16 +193,34 @@ def test_storage_quota_is_permanent_with_the_shared_drive_hint(
     assert "Shared Drive" in caught.value.fix
 
 
+def _pacific_clock(monkeypatch: pytest.MonkeyPatch, hour: int, minute: int) -> None:
+    """Google's quota reset as seen at ``hour:minute`` Pacific time (UTC-8) on a fixed day."""
+    real = google_errors.seconds_until_quota_reset
+    moment = datetime(2026, 3, 2, hour, minute, tzinfo=timezone(timedelta(hours=-8)))
+    monkeypatch.setattr(google_errors, "seconds_until_quota_reset", lambda: real(moment))
+
+
 def test_daily_limit_waits_until_the_quota_resets(
-    drive: GoogleDrive, google: FakeGoogle, sleeps: list[float]
+    drive: GoogleDrive, google: FakeGoogle, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _pacific_clock(monkeypatch, 12, 0)
     google.fail("GET", "/drive/v3/files", 403, "dailyLimitExceeded")
 
     with pytest.raises(TransientError) as caught:
         drive.find_tagged(DriveTag("42", "lead_folder"), "LEADS")
-    assert caught.value.retry_after is not None and 0 < caught.value.retry_after <= 86400
+    assert caught.value.retry_after == 12 * 3600
     # Hours are the ledger's business: no in-call sleep.
     assert sleeps == []
+
+
+def test_a_quota_reset_within_the_minute_is_waited_out_in_the_call(
+    drive: GoogleDrive, google: FakeGoogle, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _pacific_clock(monkeypatch, 23, 59)
+    google.fail("GET", "/drive/v3/files", 403, "dailyLimitExceeded")  # once
+
+    assert drive.find_tagged(DriveTag("42", "lead_folder"), "LEADS") is None
+    assert sleeps == [60.0]
 
 
 def test_hostile_values_round_trip_through_the_drive_query(
