@@ -11,6 +11,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -160,11 +161,29 @@ class SqlStateStore:
         }
 
     def save_snapshots(self, leads: Sequence[Lead], *, complete: bool) -> None:
-        """Upsert by item, so that a quiet read of a few items touches only those rows."""
+        """Upsert by item, so that a quiet read of a few items touches only those rows.
+
+        Rows are compared first: new items are inserted and changed ones updated, each as one
+        statement run over many rows, and an unchanged item only has its ``seen_at`` moved,
+        500 at a time. A full read of 10,000 unchanged items was 10,000 UPDATEs.
+        """
         now = _now()
         table = schema.items
+        latest = {lead.item_id: lead for lead in leads}  # a lead read twice: its last read
         with self.engine.begin() as connection:
-            for lead in leads:
+            stored = {
+                row.item_id: row
+                for chunk in chunks(sorted(latest))
+                for row in connection.execute(
+                    select(table.c.item_id, table.c.name, table.c.url, table.c.item_values,
+                           table.c.present).where(table.c.item_id.in_(chunk))
+                ).all()
+            }  # fmt: skip
+            new: list[dict[str, Any]] = []
+            changed: list[dict[str, Any]] = []
+            unchanged: list[str] = []
+            for item_id, lead in latest.items():
+                row = stored.get(item_id)
                 values = {
                     "name": lead.name,
                     "url": lead.url,
@@ -172,11 +191,25 @@ class SqlStateStore:
                     "present": True,
                     "seen_at": now,
                 }
-                updated = connection.execute(
-                    update(table).where(table.c.item_id == lead.item_id).values(**values)
-                ).rowcount
-                if not updated:
-                    connection.execute(table.insert().values(item_id=lead.item_id, **values))
+                if row is None:
+                    new.append({"item_id": item_id, **values})
+                elif (row.name, row.url, row.item_values, row.present) == (
+                    lead.name, lead.url, values["item_values"], True
+                ):  # fmt: skip
+                    unchanged.append(item_id)
+                else:
+                    changed.append({"key": item_id, **values})
+            if new:
+                connection.execute(table.insert(), new)
+            if changed:
+                # The SET clause is every other key of the rows given.
+                connection.execute(
+                    update(table).where(table.c.item_id == bindparam("key")), changed
+                )
+            for chunk in chunks(unchanged):
+                connection.execute(
+                    update(table).where(table.c.item_id.in_(chunk)).values(seen_at=now)
+                )
             if complete:
                 seen = [lead.item_id for lead in leads]
                 connection.execute(
