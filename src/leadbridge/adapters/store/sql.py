@@ -40,6 +40,37 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _save_chunk(connection: Connection, leads: Sequence[Lead], now: datetime) -> None:
+    """``save_snapshots`` for at most one IN list of items."""
+    table = schema.items
+    stored = {
+        row.item_id: (row.name, row.url, row.item_values, row.present)
+        for row in connection.execute(
+            select(table.c.item_id, table.c.name, table.c.url, table.c.item_values,
+                   table.c.present).where(table.c.item_id.in_([lead.item_id for lead in leads]))
+        )
+    }  # fmt: skip
+    new: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    unchanged: list[str] = []
+    for lead in leads:
+        values = {"name": lead.name, "url": lead.url, "item_values": dict(lead.values)}
+        row = stored.get(lead.item_id)
+        if row is None:
+            new.append({"item_id": lead.item_id, **values, "present": True, "seen_at": now})
+        elif row == (lead.name, lead.url, values["item_values"], True):
+            unchanged.append(lead.item_id)
+        else:
+            changed.append({"key": lead.item_id, **values, "present": True, "seen_at": now})
+    if new:
+        connection.execute(table.insert(), new)
+    if changed:
+        # The SET clause is every other key of the rows given.
+        connection.execute(update(table).where(table.c.item_id == bindparam("key")), changed)
+    if unchanged:
+        connection.execute(update(table).where(table.c.item_id.in_(unchanged)).values(seen_at=now))
+
+
 def make_engine(url: str) -> Engine:
     """An engine with the settings each backend needs to be safe under concurrent processes."""
     parsed = make_url(url)
@@ -163,58 +194,20 @@ class SqlStateStore:
     def save_snapshots(self, leads: Sequence[Lead], *, complete: bool) -> None:
         """Upsert by item, so that a quiet read of a few items touches only those rows.
 
-        Rows are compared first: new items are inserted and changed ones updated, each as one
-        statement run over many rows, and an unchanged item only has its ``seen_at`` moved,
-        500 at a time. A full read of 10,000 unchanged items was 10,000 UPDATEs.
+        500 items at a time, rows are compared first: new items are inserted and changed ones
+        updated, each as one statement run over many rows, and an unchanged item only has its
+        ``seen_at`` moved. A full read of 10,000 unchanged items was 10,000 UPDATEs.
         """
         now = _now()
-        table = schema.items
         latest = {lead.item_id: lead for lead in leads}  # a lead read twice: its last read
         with self.engine.begin() as connection:
-            stored = {
-                row.item_id: row
-                for chunk in chunks(sorted(latest))
-                for row in connection.execute(
-                    select(table.c.item_id, table.c.name, table.c.url, table.c.item_values,
-                           table.c.present).where(table.c.item_id.in_(chunk))
-                ).all()
-            }  # fmt: skip
-            new: list[dict[str, Any]] = []
-            changed: list[dict[str, Any]] = []
-            unchanged: list[str] = []
-            for item_id, lead in latest.items():
-                row = stored.get(item_id)
-                values = {
-                    "name": lead.name,
-                    "url": lead.url,
-                    "item_values": dict(lead.values),
-                    "present": True,
-                    "seen_at": now,
-                }
-                if row is None:
-                    new.append({"item_id": item_id, **values})
-                elif (row.name, row.url, row.item_values, row.present) == (
-                    lead.name, lead.url, values["item_values"], True
-                ):  # fmt: skip
-                    unchanged.append(item_id)
-                else:
-                    changed.append({"key": item_id, **values})
-            if new:
-                connection.execute(table.insert(), new)
-            if changed:
-                # The SET clause is every other key of the rows given.
-                connection.execute(
-                    update(table).where(table.c.item_id == bindparam("key")), changed
-                )
-            for chunk in chunks(unchanged):
-                connection.execute(
-                    update(table).where(table.c.item_id.in_(chunk)).values(seen_at=now)
-                )
+            for chunk in chunks(sorted(latest)):
+                _save_chunk(connection, [latest[item_id] for item_id in chunk], now)
             if complete:
-                seen = [lead.item_id for lead in leads]
+                table = schema.items
                 connection.execute(
                     update(table)
-                    .where(and_(table.c.present.is_(True), table.c.item_id.not_in(seen)))
+                    .where(and_(table.c.present.is_(True), table.c.item_id.not_in(list(latest))))
                     .values(present=False)
                 )
 
