@@ -15,7 +15,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.network import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -74,12 +75,6 @@ def guide_steps(text: str) -> list[Step]:
     return steps
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def workdir(tmp_path: Path) -> Iterator[Path]:
     directory = tmp_path / "deploy"
@@ -101,7 +96,7 @@ def test_every_sh_block_is_run_or_says_why_not() -> None:
 def test_the_guide_runs_from_an_empty_directory_to_a_passing_check(
     workdir: Path, tmp_path: Path
 ) -> None:
-    port = str(_free_port())
+    port = str(free_port())
     env_file = tmp_path / "env.sh"
     env_file.write_text("")
     bin_dir = Path(sys.executable).parent

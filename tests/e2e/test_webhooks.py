@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import secrets
 import signal
-import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -22,11 +21,12 @@ import httpx
 import jwt
 import pytest
 
-from leadbridge.sandbox import DEMO_LEADS, Sandbox, SeedLead, seed_board
+from leadbridge.sandbox import Sandbox
 from leadbridge.sandbox import set_values as sandbox_set_values
 from leadbridge.sandbox.world import BOARD_ID, default_columns
 from tests.e2e.support import Leadbridge, observe
-from tests.e2e.test_run_service import Service
+from tests.e2e.test_run_service import Service, _new_leads
+from tests.network import free_port
 from tests.service_runtime.support import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -39,22 +39,6 @@ WEBHOOKS = 4
 SAFETY_NET_SECONDS = 600
 #: Acted on within this long of a change, or the delivery did not bring the poll forward.
 PROMPT_SECONDS = 20.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _leads(sandbox: Sandbox, count: int) -> list[str]:
-    """Leads with no status, so the first cycle adopts nothing."""
-    statuses = {"triage_status", "negotiation_status", "hub_status"}
-    leads = [
-        SeedLead(lead.name, {k: v for k, v in lead.values.items() if k not in statuses})
-        for lead in DEMO_LEADS[:count]
-    ]
-    return seed_board(sandbox.state, None, leads)
 
 
 def _sandbox_webhooks(sandbox: Sandbox) -> dict[str, Any]:
@@ -89,11 +73,11 @@ def test_deliveries_bring_polls_forward_and_the_webhooks_keep_themselves(
     leadbridge: Callable[..., Leadbridge],
     services: Callable[..., Service],
 ) -> None:
-    port = _free_port()
+    port = free_port()
     path_token = secrets.token_urlsafe(32)
     url = f"http://127.0.0.1:{port}/monday/webhook/{path_token}"
     sandbox.state.monday.webhook_signing_secret = SIGNING_SECRET
-    items = _leads(sandbox, 3)
+    items = _new_leads(sandbox, 3)
     deployment = leadbridge(
         service={
             "interval_seconds": SAFETY_NET_SECONDS,

@@ -7,7 +7,6 @@ a webhook another tool made on the board is listed, never removed.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,18 +17,10 @@ from leadbridge.sandbox import Sandbox, write_sandbox_config
 from leadbridge.sandbox.world import BOARD_ID
 from leadbridge.service.webhooks import ensure_webhooks, wanted_webhooks
 from leadbridge.settings import Settings, load_settings
-from tests.sandbox.test_webhooks import Receiver
+from tests.sandbox.conftest import Receiver
 
 #: The commands configure process-wide logging (onto the captured stderr): undo it.
 pytestmark = pytest.mark.usefixtures("isolated_logging")
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made = Receiver()
-    yield made
-    made.server.shutdown()
-    made.server.server_close()
 
 
 @pytest.fixture

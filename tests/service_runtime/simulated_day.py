@@ -33,7 +33,6 @@ reads, webhook checks, and per change how long leadbridge took to act on it.
 from __future__ import annotations
 
 import secrets
-import socket
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -64,6 +63,7 @@ from leadbridge.sandbox.world import default_columns
 from leadbridge.service.alerts import Alerts
 from leadbridge.service.webhooks import Upkeep
 from leadbridge.settings import Settings, load_settings
+from tests.network import LOOPBACK, free_port
 
 #: A Tuesday: business hours apply.
 DAY = date(2026, 3, 3)
@@ -73,8 +73,6 @@ STATUSES = ("triage_status", "negotiation_status", "hub_status")
 #: Settings every simulated day shares besides the defaults under test: the sandbox has no
 #: GitHub write limit to space for, and the day moves leads one by one (no mass action).
 BASE_OVERRIDES: dict[str, Any] = {"github": {"seconds_between_writes": 0}}
-#: Where the service listens for monday's deliveries, and what monday is told to call.
-LOOPBACK = "127.0.0.1"
 
 
 def clock_time(hours: int, minutes: int = 0, seconds: int = 0) -> timedelta:
@@ -276,14 +274,6 @@ def receiver_outcomes() -> Counter[str]:
             if sample.name.endswith("_total"):
                 counted[sample.labels["outcome"]] = int(sample.value)
     return counted
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on: monday is told the receiver's URL (in the settings)
-    before the service's HTTP server binds it."""
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return int(probe.getsockname()[1])
 
 
 class WebhookSide:

@@ -4,7 +4,6 @@ dropped instead of an answer."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
+from tests.network import free_port
 
 from leadbridge.adapters.mail.smtp import SmtpMailer
 from leadbridge.settings import SmtpSettings
@@ -68,12 +68,6 @@ class ScriptedServer:
             return answer
         self.accepted.append(envelope)
         return "250 Message accepted"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager

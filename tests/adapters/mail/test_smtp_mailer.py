@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import socket
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 from scripted_smtp import DROP, local_mailer, scripted_server
+from tests.network import free_port
 
 from leadbridge.adapters.mail.factory import build_mailer
 from leadbridge.adapters.mail.smtp import SmtpMailer
@@ -55,16 +55,10 @@ def _authenticate(
     return AuthResult(success=ok, handled=False)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def inbox() -> Iterator[tuple[Inbox, int]]:
     handler = Inbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(
         handler,
         hostname="127.0.0.1",
@@ -152,7 +146,7 @@ def test_a_refused_login_is_permanent_and_names_the_secret(inbox: tuple[Inbox, i
 
 def test_an_unreachable_server_is_transient() -> None:
     with pytest.raises(TransientError, match=r"cannot reach 127\.0\.0\.1") as caught:
-        mailer(_free_port()).send(outgoing())
+        mailer(free_port()).send(outgoing())
     assert caught.value.not_acted
 
 
@@ -274,7 +268,7 @@ def tls_inbox(tmp_path: Path) -> Iterator[tuple[Inbox, int, Path]]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_file, key_file)
     handler = Inbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(
         handler,
         hostname="127.0.0.1",
