@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +29,28 @@ def lead(item_id: str, name: str = "", **values: str) -> Lead:
     )
 
 
+class _AskedFor(Mapping[str, Any]):
+    """The port adapters, noting each port an effect asks for: with the real wiring, asking
+    builds the adapter and imports its SDK."""
+
+    def __init__(self, adapters: dict[str, Any], asked: list[str]) -> None:
+        self._adapters = adapters
+        self._asked = asked
+
+    def __getitem__(self, name: str) -> Any:
+        self._asked.append(name)
+        return self._adapters[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._adapters
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._adapters)
+
+    def __len__(self) -> int:
+        return len(self._adapters)
+
+
 @dataclass
 class Harness:
     settings: Settings
@@ -39,6 +62,8 @@ class Harness:
     now: datetime = START
     #: Adapters of ports beyond the built-in ones (a kind declared by a test), by port name.
     extra_ports: dict[str, Any] = field(default_factory=dict)
+    #: Every port an effect asked for, in order, one entry per ask.
+    ports_asked: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.drive.add_template(
@@ -59,7 +84,7 @@ class Harness:
         ports.update(self.extra_ports)
         return build_sync_service(
             self.settings,
-            adapters=Adapters(self.board, ports),
+            adapters=Adapters(self.board, _AskedFor(ports, self.ports_asked)),
             store=self.store,
             now=lambda: self.now,
             backfill=backfill,

@@ -102,13 +102,14 @@ class EffectContext(Generic[P]):
         return template_context(self.lead, self.links, self.today)
 
     def require_port(self) -> Any:
-        if self.port is None:
+        port = self.port
+        if port is None:
             raise PermanentError(
                 "leadbridge",
                 f"no adapter is configured for {self.spec.kind} effects",
                 fix="configure the service this effect uses (see leadbridge check)",
             )
-        return self.port
+        return port
 
 
 class EffectKind(Generic[P]):

@@ -114,8 +114,8 @@ class DriveCopies(EffectKind[DriveCopiesParams]):
 
     def run(self, ctx: EffectContext[DriveCopiesParams]) -> EffectOutcome:
         params = ctx.params
-        drive: Drive = ctx.require_port()
         folder = lead_folder(ctx)
+        drive: Drive = ctx.require_port()
         ref: dict[str, Any] = {}
         links: dict[str, str] = {}
         if folder.from_column:

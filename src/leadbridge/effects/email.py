@@ -96,7 +96,6 @@ class Email(EffectKind[EmailParams]):
 
     def run(self, ctx: EffectContext[EmailParams]) -> EffectOutcome:
         params = ctx.params
-        mailer: Mailer = ctx.require_port()
         context = ctx.context()
         mail = OutgoingMail(
             message_id=message_token(ctx.lead.item_id, ctx.spec.name),
@@ -105,6 +104,7 @@ class Email(EffectKind[EmailParams]):
             subject=single_line(render(params.subject, context)),
             body=render(params.body, context),
         )
+        mailer: Mailer = ctx.require_port()
         already = _already_sent(ctx, mailer, mail)
         if not already:
             mailer.send(mail)

@@ -49,7 +49,6 @@ class FolderFileCheck(EffectKind[FolderFileCheckParams]):
         now = ctx.now or datetime.combine(ctx.today, datetime.min.time())
         since_text = ctx.entry.ref.get(DUE_SINCE)
         since = datetime.fromisoformat(since_text) if since_text else now
-        drive: Drive = ctx.require_port()
         try:
             # The lead folder as the copies find it: made, adopted, or linked by staff.
             folder = lead_folder(ctx)
@@ -60,6 +59,7 @@ class FolderFileCheck(EffectKind[FolderFileCheckParams]):
                 "links no lead folder leadbridge can see."
             )
             raise self._waiting(ctx, since, now, message, missing.fix) from None
+        drive: Drive = ctx.require_port()
         wanted = params.name_contains.casefold()
         found = _matching(drive.list_files(folder.id), wanted)
         if found is not None:
