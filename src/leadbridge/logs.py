@@ -71,6 +71,44 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\beyJ[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+"), REDACTED),
 )
 
+#: Every text a pattern above matches holds one of these, once lowercased. Nine patterns cost
+#: about 26 µs per string, these substring tests about 2 µs, and a first read of 10,000 leads
+#: logs tens of thousands of strings, almost none secret-shaped. Non-ASCII text always takes
+#: the patterns: case-insensitive matching pairs "ı" and "ſ" with "i" and "s", lower() not.
+_SECRET_SHAPED_HINTS = (
+    "-----begin",
+    "authorization",
+    "bearer",
+    "token",
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "apikey",
+    "api_key",
+    "private_key",
+    "key=",
+    "sig=",
+    "signature=",
+    "://",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "ya29.",
+    "eyj",
+)
+
+
+def may_be_secret_shaped(value: str) -> bool:
+    """False only when no pattern can match ``value``."""
+    if not value.isascii():
+        return True
+    lowered = value.lower()
+    return any(hint in lowered for hint in _SECRET_SHAPED_HINTS)
+
 
 class Redactor:
     """Removes known secret values and secret-shaped text from every field of an event."""
@@ -96,6 +134,8 @@ class Redactor:
     def text(self, value: str) -> str:
         if self._known is not None:
             value = self._known.sub(REDACTED, value)
+        if not may_be_secret_shaped(value):
+            return value
         for pattern, replacement in _PATTERNS:
             value = pattern.sub(replacement, value)
         return value

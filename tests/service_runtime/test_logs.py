@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 import sys
 import textwrap
@@ -13,8 +14,17 @@ from pathlib import Path
 import httpx
 import pytest
 import structlog
+from hypothesis import given
+from hypothesis import strategies as st
 
-from leadbridge.logs import REDACTED, Redactor, configure_logging, secret_values
+from leadbridge.logs import (
+    _PATTERNS,
+    REDACTED,
+    Redactor,
+    configure_logging,
+    may_be_secret_shaped,
+    secret_values,
+)
 from leadbridge.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("isolated_logging")
@@ -189,7 +199,21 @@ def test_secret_shaped_text_is_redacted_without_being_registered(text: str, hidd
     assert REDACTED in redacted
 
 
+@pytest.mark.parametrize("pattern", [p for p, _ in _PATTERNS], ids=lambda p: p.pattern[:24])
+@given(data=st.data())
+def test_text_a_pattern_matches_is_never_skipped_as_harmless(
+    pattern: re.Pattern[str], data: st.DataObject
+) -> None:
+    """The quick test that lets ordinary text skip the patterns keeps every match: ASCII text
+    (the quick test proper) and any text (which takes the patterns)."""
+    ascii_text = data.draw(st.from_regex(pattern, alphabet=st.characters(codec="ascii")))
+    any_text = data.draw(st.from_regex(pattern))
+    assert may_be_secret_shaped(ascii_text)
+    assert may_be_secret_shaped(any_text)
+
+
 def test_ordinary_text_is_left_alone() -> None:
+    assert not may_be_secret_shaped("item_seen Lead 1 https is not a URL without its colon")
     text = "created folder 'Lead 1' for item 42 (effect lead_folder, attempt 2)"
     assert Redactor(["short"]).text(text) == text
 
