@@ -66,14 +66,16 @@ class FakeMonday:
 
     # ------------------------------------------------------------ board content
 
-    def add_items(self, count: int, *, start: datetime = T0) -> None:
+    def add_items(
+        self, count: int, *, start: datetime = T0, step: timedelta = timedelta(seconds=1)
+    ) -> None:
         for n in range(count):
             item_id = str(100_000 + len(self.items))
             self.items.append(
                 {
                     "id": item_id,
                     "name": f"Lead {item_id}",
-                    "updated_at": iso(start + timedelta(seconds=n)),
+                    "updated_at": iso(start + n * step),
                     "values": {
                         "status_triage": {"label": "Send Questionnaire", "index": 0},
                         "text_org": {"text": f"Org {item_id}"},

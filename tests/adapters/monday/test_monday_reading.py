@@ -8,6 +8,7 @@ from graphql import FieldNode, OperationDefinitionNode, parse
 from monday_fake import T0, FakeMonday, iso
 
 from leadbridge.adapters.monday import MondayBoard
+from leadbridge.adapters.monday.board import CHANGES_FIRST_PAGE
 
 
 def test_full_scan_reads_1200_items_over_three_pages(fake: FakeMonday, board: MondayBoard) -> None:
@@ -80,13 +81,14 @@ def test_expired_cursor_restarts_the_scan_without_duplicates(
     assert sleeps == []
 
 
-def test_quiet_poll_of_10000_items_is_exactly_one_request(
+def test_quiet_poll_of_10000_items_is_one_request_for_a_small_page(
     fake: FakeMonday, board: MondayBoard
 ) -> None:
-    fake.add_items(10_000)
+    fake.add_items(10_000, step=timedelta(seconds=5))
     full = board.read_items(None)
     assert len(fake.requests) == 20
     fake.requests.clear()
+    fake.bodies.clear()
 
     quiet = board.read_items(full.watermark)
 
@@ -94,15 +96,64 @@ def test_quiet_poll_of_10000_items_is_exactly_one_request(
     assert quiet.complete is False
     assert quiet.watermark == full.watermark
     # Only the skew window is re-read: items updated in the last two minutes.
-    assert 0 < len(quiet.items) <= 121
+    assert 0 < len(quiet.items) <= 25
+    # Not a full page of the newest 500: the page holds what the look-back reads again, and
+    # room for new changes, so the poll's cost does not grow with the board.
+    assert fake.bodies[0]["variables"]["limit"] == len(quiet.items) + CHANGES_FIRST_PAGE
+
+
+def test_a_burst_inside_the_look_back_is_still_one_request(
+    fake: FakeMonday, board: MondayBoard
+) -> None:
+    """300 items updated within a minute (an import, a first read's write-backs): the polls
+    of the next two minutes read them again, on a first page sized for them."""
+    fake.add_items(2000, step=timedelta(seconds=5))
+    fake.add_items(300, start=T0 + timedelta(hours=3), step=timedelta(seconds=0.2))
+    full = board.read_items(None)
+    fake.bodies.clear()
+
+    quiet = board.read_items(full.watermark)
+
+    assert len(fake.bodies) == 1
+    assert len(quiet.items) == 300
+    assert fake.bodies[0]["variables"]["limit"] == 300 + CHANGES_FIRST_PAGE
+
+
+def test_a_process_whose_first_read_is_incremental_asks_for_a_small_page(
+    fake: FakeMonday, board: MondayBoard
+) -> None:
+    """``sync --once`` from cron: a new process, with the watermark from the state store."""
+    fake.add_items(10_000, step=timedelta(seconds=60))
+
+    board.read_items(iso(T0 + timedelta(seconds=60 * 9_999)))
+
+    assert [b["variables"]["limit"] for b in fake.bodies] == [CHANGES_FIRST_PAGE]
+
+
+def test_more_changes_than_the_first_page_holds_are_read_in_full_pages(
+    fake: FakeMonday, board: MondayBoard
+) -> None:
+    fake.add_items(2000, step=timedelta(seconds=5))
+    watermark = board.read_items(None).watermark
+    later = T0 + timedelta(hours=5)
+    for n in range(CHANGES_FIRST_PAGE + 30):
+        fake.touch(str(100_000 + n), later + timedelta(seconds=n))
+    fake.bodies.clear()
+
+    read = board.read_items(watermark)
+
+    [first, then] = [b["variables"]["limit"] for b in fake.bodies]
+    assert first < CHANGES_FIRST_PAGE + 30 and then == 500
+    changed = {str(100_000 + n) for n in range(CHANGES_FIRST_PAGE + 30)}
+    assert changed <= {lead.item_id for lead in read.items}
 
 
 def test_incremental_read_returns_items_changed_after_the_watermark(
     fake: FakeMonday, board: MondayBoard
 ) -> None:
-    fake.add_items(3000)
+    fake.add_items(3000, step=timedelta(seconds=5))
     watermark = board.read_items(None).watermark
-    later = T0 + timedelta(hours=3)
+    later = T0 + timedelta(hours=5)
     for item_id in ("100005", "101000", "102999"):
         fake.touch(item_id, later)
     fake.requests.clear()
@@ -126,7 +177,8 @@ def test_busy_incremental_read_pages_until_the_watermark(
 
     read = board.read_items(watermark)
 
-    assert len(fake.requests) == 2
+    assert [b["variables"]["limit"] for b in fake.bodies[-2:]] == [500, 500]
+    assert len(fake.requests) == 3
     changed = {str(100_000 + n) for n in range(700)}
     assert changed <= {lead.item_id for lead in read.items}
 
