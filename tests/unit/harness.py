@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,26 +28,23 @@ def lead(item_id: str, name: str = "", **values: str) -> Lead:
     )
 
 
-class _AskedFor(Mapping[str, Any]):
+class _AskedFor(dict[str, Any]):
     """The port adapters, noting each port an effect asks for: with the real wiring, asking
     builds the adapter and imports its SDK."""
 
     def __init__(self, adapters: dict[str, Any], asked: list[str]) -> None:
-        self._adapters = adapters
+        super().__init__(adapters)
         self._asked = asked
 
     def __getitem__(self, name: str) -> Any:
         self._asked.append(name)
-        return self._adapters[name]
+        return super().__getitem__(name)
 
-    def __contains__(self, name: object) -> bool:
-        return name in self._adapters
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._adapters)
-
-    def __len__(self) -> int:
-        return len(self._adapters)
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        try:
+            return self[name]
+        except KeyError:
+            return default
 
 
 @dataclass
