@@ -157,8 +157,8 @@ def test_copies_without_a_folder_link_wait_with_one_note_and_run_once_it_is_past
     entry = h.entry("5", "quote_copies")
     assert entry.state is EffectState.WAITING  # not parked, and no attempt counted
     assert entry.attempts == 0
-    # Waiting for a link costs no Drive client: run, the adapter is built and Google's SDK
-    # imported on first ask, which costs a quiet `sync --once` about 0.25 s of CPU.
+    # Waiting for a link asks for no Drive client: with the real wiring the first ask builds
+    # the adapter and imports Google's SDK, 0.26 s of CPU in every one-shot poll.
     assert "drive" not in h.ports_asked
     assert "the column “lead folder”" in entry.last_error
     [note] = notes(h, "5")[said:]
