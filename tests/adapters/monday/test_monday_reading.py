@@ -10,6 +10,20 @@ from monday_fake import T0, FakeMonday, iso
 from leadbridge.adapters.monday import MondayBoard
 from leadbridge.adapters.monday.board import CHANGES_FIRST_PAGE
 
+#: When the tests' staff edit items, hours after the newest seeded item.
+LATER = T0 + timedelta(hours=5)
+
+
+def read_then_touch(fake: FakeMonday, board: MondayBoard, item_ids: list[str]) -> str | None:
+    """A full read, then edits to ``item_ids`` a second apart from ``LATER`` on: the watermark
+    the next incremental read starts from. Requests before the edits are forgotten."""
+    watermark = board.read_items(None).watermark
+    for n, item_id in enumerate(item_ids):
+        fake.touch(item_id, LATER + timedelta(seconds=n))
+    fake.requests.clear()
+    fake.bodies.clear()
+    return watermark
+
 
 def test_full_scan_reads_1200_items_over_three_pages(fake: FakeMonday, board: MondayBoard) -> None:
     fake.add_items(1200)
@@ -134,53 +148,41 @@ def test_more_changes_than_the_first_page_holds_are_read_in_full_pages(
     fake: FakeMonday, board: MondayBoard
 ) -> None:
     fake.add_items(2000, step=timedelta(seconds=5))
-    watermark = board.read_items(None).watermark
-    later = T0 + timedelta(hours=5)
-    for n in range(CHANGES_FIRST_PAGE + 30):
-        fake.touch(str(100_000 + n), later + timedelta(seconds=n))
-    fake.bodies.clear()
+    changed = [str(100_000 + n) for n in range(CHANGES_FIRST_PAGE + 30)]
+    watermark = read_then_touch(fake, board, changed)
 
     read = board.read_items(watermark)
 
     [first, then] = [b["variables"]["limit"] for b in fake.bodies]
-    assert first < CHANGES_FIRST_PAGE + 30 and then == 500
-    changed = {str(100_000 + n) for n in range(CHANGES_FIRST_PAGE + 30)}
-    assert changed <= {lead.item_id for lead in read.items}
+    assert first < len(changed) and then == 500
+    assert set(changed) <= {lead.item_id for lead in read.items}
 
 
 def test_incremental_read_returns_items_changed_after_the_watermark(
     fake: FakeMonday, board: MondayBoard
 ) -> None:
     fake.add_items(3000, step=timedelta(seconds=5))
-    watermark = board.read_items(None).watermark
-    later = T0 + timedelta(hours=5)
-    for item_id in ("100005", "101000", "102999"):
-        fake.touch(item_id, later)
-    fake.requests.clear()
+    watermark = read_then_touch(fake, board, ["100005", "101000", "102999"])
 
     read = board.read_items(watermark)
 
     assert {"100005", "101000", "102999"} <= {lead.item_id for lead in read.items}
     assert len(fake.requests) == 1
-    assert read.watermark == iso(later)
+    assert read.watermark == iso(LATER + timedelta(seconds=2))
 
 
 def test_busy_incremental_read_pages_until_the_watermark(
     fake: FakeMonday, board: MondayBoard
 ) -> None:
     fake.add_items(2000)
-    watermark = board.read_items(None).watermark
-    later = T0 + timedelta(hours=5)
-    for n in range(700):
-        fake.touch(str(100_000 + n), later + timedelta(seconds=n))
-    fake.requests.clear()
+    changed = [str(100_000 + n) for n in range(700)]
+    watermark = read_then_touch(fake, board, changed)
 
     read = board.read_items(watermark)
 
-    assert [b["variables"]["limit"] for b in fake.bodies[-2:]] == [500, 500]
+    assert [b["variables"]["limit"] for b in fake.bodies][1:] == [500, 500]
     assert len(fake.requests) == 3
-    changed = {str(100_000 + n) for n in range(700)}
-    assert changed <= {lead.item_id for lead in read.items}
+    assert set(changed) <= {lead.item_id for lead in read.items}
 
 
 def test_unreadable_watermark_falls_back_to_reading_everything(
